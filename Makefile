@@ -1,0 +1,145 @@
+# ringward — build, test, run.
+#
+#   make            build build/ringward (installs missing Debian packages first)
+#   make run        build, then run the sensor in the foreground (root)
+#   make test       build and run every test (unit tests under ASan+UBSan,
+#                   kernel tests as root against the real sensor, fuzz corpus replay)
+#   make fuzz       run every libFuzzer harness for FUZZ_SECONDS each
+#   make bench      run the benchmarks in bench/ (alone on the machine, please)
+#
+# New sources are picked up by wildcard: src/**/*.c go into the sensor,
+# bpf/*.bpf.c become skeletons, tests/{unit,kernel}/test_*.c become test
+# programs, fuzz/fuzz_*.c become fuzzers.
+
+BUILD      ?= build
+CC         := clang
+BPFTOOL    ?= bpftool
+ARCH       := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+Q          := $(if $(V),,@)
+
+WARN       := -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
+OPT        ?= -O2 -g
+CPPFLAGS   := -D_GNU_SOURCE -Iinclude -Isrc -I$(BUILD)
+CFLAGS_ALL := -std=gnu11 $(OPT) $(WARN) -fno-omit-frame-pointer
+SAN        := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+LIBS       := -lbpf -lelf -lz -ljson-c -lpthread
+
+DEPS_STAMP := $(BUILD)/.deps-ok
+
+SRC_ALL    := $(shell find src -name '*.c' | sort)
+SRC_LIB    := $(filter-out src/main.c,$(SRC_ALL))
+OBJ_LIB    := $(SRC_LIB:%.c=$(BUILD)/obj/%.o)
+OBJ_ASAN   := $(SRC_LIB:%.c=$(BUILD)/asan/%.o)
+OBJ_FUZZ   := $(SRC_LIB:%.c=$(BUILD)/fuzzobj/%.o)
+
+BPF_SRC    := $(wildcard bpf/*.bpf.c)
+BPF_OBJ    := $(BPF_SRC:bpf/%.bpf.c=$(BUILD)/bpf/%.bpf.o)
+SKELS      := $(BPF_SRC:bpf/%.bpf.c=$(BUILD)/%.skel.h)
+
+UNIT_SRC   := $(wildcard tests/unit/test_*.c)
+UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
+KTEST_SRC  := $(wildcard tests/kernel/test_*.c)
+KTEST_BIN  := $(KTEST_SRC:tests/kernel/%.c=$(BUILD)/tests/kernel/%)
+TEST_LIB   := tests/lib/testlib.c
+FUZZ_SRC   := $(wildcard fuzz/fuzz_*.c)
+FUZZ_BIN   := $(FUZZ_SRC:fuzz/%.c=$(BUILD)/fuzz/%)
+FUZZ_SECONDS ?= 60
+
+.PHONY: all run test unit-tests kernel-tests fuzz-tests fuzz bench clean deps install
+all: $(BUILD)/ringward
+
+# --- dependencies -----------------------------------------------------------
+$(DEPS_STAMP): scripts/install-deps.sh
+	$(Q)mkdir -p $(BUILD)
+	$(Q)sh scripts/install-deps.sh
+	$(Q)touch $@
+deps: $(DEPS_STAMP)
+
+# --- kernel side ------------------------------------------------------------
+$(BUILD)/vmlinux.h: | $(DEPS_STAMP)
+	$(Q)mkdir -p $(BUILD)
+	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h) include/ringward/abi.h $(BUILD)/vmlinux.h
+	$(Q)mkdir -p $(@D)
+	@echo "  BPF     $<"
+	$(Q)$(CC) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
+		-Iinclude -I$(BUILD) -Ibpf -c $< -o $@
+	$(Q)llvm-strip -g $@ 2>/dev/null || true
+
+$(BUILD)/%.skel.h: $(BUILD)/bpf/%.bpf.o
+	$(Q)$(BPFTOOL) gen skeleton $< name $*_bpf > $@.tmp && mv $@.tmp $@
+
+# --- user side --------------------------------------------------------------
+$(BUILD)/obj/%.o: %.c $(SKELS) | $(DEPS_STAMP)
+	$(Q)mkdir -p $(@D)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+$(BUILD)/asan/%.o: %.c $(SKELS) | $(DEPS_STAMP)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS_ALL) $(SAN) -MMD -MP -c $< -o $@
+
+$(BUILD)/fuzzobj/%.o: %.c $(SKELS) | $(DEPS_STAMP)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS_ALL) -DRW_FUZZING -fsanitize=fuzzer-no-link,address,undefined -MMD -MP -c $< -o $@
+
+$(BUILD)/libringward.a: $(OBJ_LIB)
+	$(Q)rm -f $@ && ar rcs $@ $^
+$(BUILD)/libringward-asan.a: $(OBJ_ASAN)
+	$(Q)rm -f $@ && ar rcs $@ $^
+$(BUILD)/libringward-fuzz.a: $(OBJ_FUZZ)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/ringward: $(BUILD)/obj/src/main.o $(BUILD)/libringward.a
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS_ALL) -o $@ $^ $(LIBS)
+
+# The same sensor under ASan+UBSan, for tests that want it.
+$(BUILD)/ringward-asan: $(BUILD)/asan/src/main.o $(BUILD)/libringward-asan.a
+	$(Q)$(CC) $(CFLAGS_ALL) $(SAN) -o $@ $^ $(LIBS)
+
+# --- tests ------------------------------------------------------------------
+$(BUILD)/tests/unit/%: tests/unit/%.c $(TEST_LIB) $(BUILD)/libringward-asan.a
+	$(Q)mkdir -p $(@D)
+	@echo "  TEST    $@"
+	$(Q)$(CC) $(CPPFLAGS) -Itests/lib $(CFLAGS_ALL) $(SAN) -o $@ $< $(TEST_LIB) \
+		$(BUILD)/libringward-asan.a $(LIBS) -lcmocka
+
+$(BUILD)/tests/kernel/%: tests/kernel/%.c $(TEST_LIB) $(BUILD)/libringward.a
+	$(Q)mkdir -p $(@D)
+	@echo "  KTEST   $@"
+	$(Q)$(CC) $(CPPFLAGS) -Itests/lib $(CFLAGS_ALL) -o $@ $< $(TEST_LIB) \
+		$(BUILD)/libringward.a $(LIBS) -lcmocka
+
+$(BUILD)/fuzz/%: fuzz/%.c $(BUILD)/libringward-fuzz.a
+	$(Q)mkdir -p $(@D)
+	@echo "  FUZZ    $@"
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS_ALL) -DRW_FUZZING -fsanitize=fuzzer,address,undefined \
+		-o $@ $< $(BUILD)/libringward-fuzz.a $(LIBS)
+
+test: $(BUILD)/ringward $(UNIT_BIN) $(KTEST_BIN) $(FUZZ_BIN)
+	$(Q)BUILD=$(BUILD) sh tests/run.sh
+
+unit-tests: $(UNIT_BIN)
+	$(Q)BUILD=$(BUILD) RW_ONLY=unit sh tests/run.sh
+kernel-tests: $(BUILD)/ringward $(KTEST_BIN)
+	$(Q)BUILD=$(BUILD) RW_ONLY=kernel sh tests/run.sh
+
+fuzz: $(FUZZ_BIN)
+	$(Q)for f in $(FUZZ_BIN); do n=$$(basename $$f); mkdir -p $(BUILD)/corpus/$$n; \
+		echo "== $$n for $(FUZZ_SECONDS)s"; \
+		$$f -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=$(BUILD)/fuzz/$$n- \
+		    $(BUILD)/corpus/$$n fuzz/corpus/$$n || exit 1; done
+
+# --- run / bench / install --------------------------------------------------
+run: $(BUILD)/ringward
+	./$(BUILD)/ringward run --events --format text
+
+bench: $(BUILD)/ringward
+	sh bench/run.sh
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
