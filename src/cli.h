@@ -1,0 +1,14 @@
+/*
+ * Subcommands of build/ringward. Each takes the arguments after its name
+ * (argv[0] is the subcommand name) and returns the process exit status.
+ * Each prints its usage for --help and exits 0.
+ */
+#ifndef RINGWARD_CLI_H
+#define RINGWARD_CLI_H
+
+int cmd_run(int argc, char **argv);	/* src/core/sensor.c */
+int cmd_status(int argc, char **argv);	/* src/core/sensor.c */
+int cmd_validate(int argc, char **argv);	/* src/engine/cli_validate.c */
+int cmd_replay(int argc, char **argv);	/* src/engine/cli_replay.c */
+
+#endif
