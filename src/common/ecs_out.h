@@ -6,6 +6,21 @@
  * JSON: strings are escaped per RFC 8259; bytes that are not valid UTF-8
  * are written as \u00XX of the byte (so the output is always valid JSON
  * and the original bytes are recoverable); control characters are escaped.
+ *
+ * In detail: '"' and '\\' as \" and \\; \b \f \n \r \t; other bytes below
+ * 0x20 as \u00XX; DEL and '/' as they are. Well-formed UTF-8 (RFC 3629:
+ * no overlong forms, no surrogates U+D800..U+DFFF, nothing above U+10FFFF)
+ * is copied unchanged. Every other byte is written alone as \u00XX, and
+ * decoding resumes at the next byte. A JSON parser reads \u00XX back as the
+ * code point U+00XX (byte 0xff becomes "\u00ff", which decodes to "ÿ"), so
+ * a consumer that needs the exact bytes looks at the raw line: since valid
+ * UTF-8 is never escaped, a \u0080..\u00ff escape there always stands for
+ * one raw byte. We chose this over U+FFFD (which loses the byte) and over
+ * failing the record (which would let one hostile path hide an event).
+ *
+ * Text: control bytes (C0, DEL and C1 U+0080..U+009F), backslash and bytes
+ * that are not valid UTF-8 are written as \n \t \r \\ or \xHH, so that a
+ * hostile file name cannot drive the terminal.
  */
 #ifndef RINGWARD_ECS_OUT_H
 #define RINGWARD_ECS_OUT_H
@@ -14,7 +29,8 @@
 
 #include "common/event.h"
 
-/* A growable output buffer. */
+/* A growable output buffer (not NUL-terminated: use len). Once an append
+ * fails, oom is set and every append is a no-op until strbuf__reset. */
 struct strbuf {
 	char *buf;	/* from malloc(); freed by strbuf__free */
 	size_t len, cap;

@@ -14,6 +14,8 @@
 #ifndef RINGWARD_PROC_TABLE_H
 #define RINGWARD_PROC_TABLE_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -21,8 +23,13 @@
 
 struct proc_table;
 
+/* entries: processes tracked now; evictions: entries dropped to stay in
+ * bounds (not counting expiry after exit); misses: lookups of a pid not in
+ * the table; proc_reads: /proc/<pid> directories read (the start scan and
+ * one per miss); bytes: memory held by entries and their strings. */
 struct proc_table_stats {
 	uint64_t entries, evictions, misses, proc_reads;
+	uint64_t bytes;
 };
 
 /* max_entries: hard cap on processes tracked. */
@@ -43,7 +50,11 @@ void proc_table__exit(struct proc_table *pt, pid_t pid, uint64_t ts_ns);
  * parent): process.{name,executable,args,args_count,command_line,
  * working_directory,start,user.id,user.name,...}, process.parent.*,
  * user.id, user.name, container.id, ringward.cgroup.*. A pid the table does
- * not know is read from /proc once (counted as a miss). */
+ * not know is read from /proc once (counted as a miss); one that cannot be
+ * read is remembered as unknown for the grace period, so a burst of late
+ * events from a vanished process costs one read. process.parent.pid comes
+ * from the table when the event has none. Work: two hash lookups, the
+ * copies into the event's arena, at most two /proc reads. */
 void proc_table__enrich(struct proc_table *pt, struct rw_event *ev);
 
 /* Fill ringward.target.process.{name,executable} for ringward.target.process.pid. */
@@ -54,7 +65,22 @@ void proc_table__expire(struct proc_table *pt, uint64_t now_ns);
 
 void proc_table__stats(const struct proc_table *pt, struct proc_table_stats *st);
 
-/* uid -> user name ("" when unknown); cached, /etc/passwd via getpwuid_r. */
+/* uid -> user name ("" when unknown); cached, /etc/passwd via getpwuid_r.
+ * The string is owned by the table and valid until the next call. */
 const char *proc_table__user_name(struct proc_table *pt, uint32_t uid);
+
+/* Wall-clock ns of boot, used to turn /proc start times (clock ticks since
+ * boot) into process.start. Default: CLOCK_REALTIME - CLOCK_BOOTTIME at
+ * proc_table__new, the base the sensor uses for kernel timestamps. */
+void proc_table__set_boot_time(struct proc_table *pt, int64_t boot_real_ns);
+
+/* Bytes the table may hold (entries and their strings; default 12 MiB),
+ * a bound besides max_entries; shrinking evicts at once. Each string is
+ * also bounded: exe/cwd RW_PATH_MAX, args RW_ARGS_MAX, cgroup path 1 KiB. */
+void proc_table__set_byte_budget(struct proc_table *pt, size_t bytes);
+
+/* Is pid in the table (alive or exited)? Not a use: LRU order unchanged,
+ * never reads /proc. For tests and diagnostics. */
+bool proc_table__known(const struct proc_table *pt, pid_t pid);
 
 #endif

@@ -268,7 +268,13 @@ static void write_record(struct sensor *s, const struct rw_event *ev)
 	else
 		ecs__write_json(&s->out, ev);
 	if (s->out.oom) {
-		s->counters[RW_C_DROP_OUTPUT]++;
+		/* the buffer holds complete records up to the failed one: count
+		 * every record lost with it */
+		uint64_t lost = 1;
+
+		for (size_t i = 0; i < s->out.len; i++)
+			lost += s->out.buf[i] == '\n';
+		s->counters[RW_C_DROP_OUTPUT] += lost;
 		strbuf__reset(&s->out);
 		return;
 	}
