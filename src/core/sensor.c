@@ -31,7 +31,7 @@
 
 #define MAX_WATCH	16
 #define MAX_CBS		16
-#define MAX_HOOKS	128
+#define MAX_HOOKS	1024	/* one per eBPF program and per marked filesystem */
 #define TICK_NS		5000000ULL	/* 5 ms: batch draining and output flush */
 #define FLUSH_BYTES	(256 * 1024)
 #define PROC_TABLE_MAX	65536
@@ -173,8 +173,11 @@ void sensor__hook(struct sensor *s, const char *name, bool in_force, const char 
 		if (strcmp(s->hooks[i].name, name) == 0)
 			h = &s->hooks[i];
 	if (!h) {
-		if (s->n_hooks == MAX_HOOKS)
+		if (s->n_hooks == MAX_HOOKS) {
+			fprintf(stderr, "ringward: more than %d hooks; %s not listed\n",
+				MAX_HOOKS, name);
 			return;
+		}
 		h = &s->hooks[s->n_hooks++];
 		h->name = strdup(name);
 		h->why = NULL;
