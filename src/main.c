@@ -5,19 +5,6 @@
 #include "cli.h"
 #include "ringward/schema.h"
 
-/* Subcommands whose module is not linked into this build say so. */
-__attribute__((weak)) int cmd_validate(int argc, char **argv)
-{
-	fprintf(stderr, "ringward validate: the detection engine is not in this build\n");
-	return 2;
-}
-
-__attribute__((weak)) int cmd_replay(int argc, char **argv)
-{
-	fprintf(stderr, "ringward replay: the detection engine is not in this build\n");
-	return 2;
-}
-
 static const struct {
 	const char *name;
 	int (*fn)(int, char **);

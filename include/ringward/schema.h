@@ -4,7 +4,7 @@
 
 /* Version of the set of fields this sensor supplies. Content (issue 3)
  * declares the schema version it targets. */
-#define RW_SCHEMA_VERSION 1
+#define RW_SCHEMA_VERSION 2
 #define RW_SENSOR_VERSION "0.1.0"
 
 enum rw_ftype {
