@@ -8,6 +8,7 @@
 
 int cmd_run(int argc, char **argv);	/* src/core/sensor.c */
 int cmd_status(int argc, char **argv);	/* src/core/sensor.c */
+int cmd_reload(int argc, char **argv);	/* src/core/sensor.c */
 int cmd_validate(int argc, char **argv);	/* src/engine/cli_validate.c */
 int cmd_replay(int argc, char **argv);	/* src/engine/cli_replay.c */
 

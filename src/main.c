@@ -12,6 +12,7 @@ static const struct {
 } cmds[] = {
 	{ "run", cmd_run, "run the sensor in the foreground (root)" },
 	{ "status", cmd_status, "print the running sensor's status" },
+	{ "reload", cmd_reload, "reload the running sensor's content" },
 	{ "validate", cmd_validate, "check detection content with the sensor's own loader" },
 	{ "replay", cmd_replay, "evaluate recorded events against content" },
 };

@@ -16,6 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/inotify.h>
+#include <ftw.h>
+#include <libgen.h>
+#include <limits.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
@@ -28,6 +32,8 @@
 #include "core/dns.h"
 #include "core/fan_source.h"
 #include "core/proc_table.h"
+#include "engine/alert.h"
+#include "engine/ruleset.h"
 
 #define MAX_WATCH	16
 #define MAX_CBS		16
@@ -37,6 +43,9 @@
 #define PROC_TABLE_MAX	65536
 #define STATUS_DIR	"/run/ringward"
 #define STATUS_FILE	STATUS_DIR "/status.json"
+#define MAX_CONTENT	32
+#define RELOAD_SETTLE_NS 250000000ULL	/* content dir quiet this long before a reload */
+#define MAX_DIAG_IN_RECORD 20
 
 const char *const rw_counter_names[RW_C__COUNT] = {
 #define X(id, name) [RW_C_##id] = name,
@@ -114,6 +123,17 @@ struct sensor {
 
 	struct rw_event *scratch;
 	struct rw_event *rec;	/* for the sensor's own records */
+
+	/* detection: content is loaded aside and swapped in between events */
+	const char *content[MAX_CONTENT];
+	int n_content;
+	const char *placeholders;
+	struct ruleset *rules;
+	struct ruleset_stats engine_base;	/* stats of sets already retired */
+	struct rw_event *alert;
+	int ino_fd;
+	uint64_t reload_at_ns;		/* monotonic; 0 = none pending */
+	bool reload_now;		/* SIGHUP */
 };
 
 /* ---- services for sources ---------------------------------------------- */
@@ -326,6 +346,29 @@ static void add_host(struct sensor *s, struct rw_event *ev)
 		rw_event__set_cstr(ev, RW_F_HOST_ID, s->host_id);
 }
 
+static int on_rule_match(const struct rule_info *rule, const struct rw_event *ev, void *ctx)
+{
+	struct sensor *s = ctx;
+
+	if (alert__build(s->alert, ev, rule) == -ENOSPC)
+		s->counters[RW_C_TRUNC_USER_ARENA]++;
+	rw_event__set_int(s->alert, RW_F_EVENT_SEQUENCE, (int64_t)++s->seq);
+	write_record(s, s->alert);
+	s->counters[RW_C_ENGINE_ALERTS]++;
+	return 0;
+}
+
+/* Evaluate the active content on one enriched event; alerts are written
+ * right after the event they are about. */
+static void detect(struct sensor *s, const struct rw_event *ev)
+{
+	uint64_t t0 = clock_ns(CLOCK_MONOTONIC);
+
+	ruleset__match(s->rules, ev, on_rule_match, s);
+	s->counters[RW_C_ENGINE_EVAL_NS] += clock_ns(CLOCK_MONOTONIC) - t0;
+	s->counters[RW_C_ENGINE_EVENTS]++;
+}
+
 void sensor__emit(struct sensor *s, struct rw_event *ev)
 {
 	size_t alen = 0;
@@ -361,6 +404,8 @@ void sensor__emit(struct sensor *s, struct rw_event *ev)
 		s->counters[RW_C_TRUNC_USER_ARENA] += ev->n_truncated;
 	if (s->events)
 		write_record(s, ev);
+	if (s->rules)
+		detect(s, ev);
 }
 
 /* ---- the sensor's own records ------------------------------------------ */
@@ -371,6 +416,14 @@ static void refresh_counters(struct sensor *s)
 
 	for (int i = 0; i < s->n_reports; i++)
 		s->reports[i].cb(s, s->reports[i].ctx);
+	if (s->rules) {
+		struct ruleset_stats rs;
+
+		ruleset__stats(s->rules, &rs);
+		s->counters[RW_C_ENGINE_DISABLED_OOB] = s->engine_base.disabled_oob + rs.disabled_oob;
+		s->counters[RW_C_ENGINE_BAD_VALUES] = s->engine_base.bad_values + rs.bad_values;
+		s->counters[RW_C_ENGINE_RE_ERRORS] = s->engine_base.re_errors + rs.re_errors;
+	}
 	proc_table__stats(s->procs, &st);
 	s->counters[RW_C_PT_ENTRIES] = st.entries;
 	s->counters[RW_C_PT_EVICTIONS] = st.evictions;
@@ -476,6 +529,172 @@ cleanup:
 	strbuf__free(&sb);
 }
 
+/* ---- content ------------------------------------------------------- */
+
+static int ino_fd_for_walk;	/* nftw has no context argument */
+
+static int watch_dir(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	const char *base = path + ftw->base;
+
+	if (flag != FTW_D)
+		return 0;
+	if (ftw->level > 0 && base[0] == '.')
+		return 0;
+	inotify_add_watch(ino_fd_for_walk, path,
+			  IN_CLOSE_WRITE | IN_CREATE | IN_DELETE | IN_MOVED_FROM |
+			  IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF | IN_ATTRIB);
+	return 0;
+}
+
+/* (Re)build the inotify watches on every content path: directories
+ * recursively, files through their directory (editors replace files by
+ * rename). Rebuilt after each reload so new subdirectories are seen. */
+static void content_watch(struct sensor *s)
+{
+	struct epoll_event ee = { .events = EPOLLIN };
+
+	if (s->ino_fd < 0) {
+		s->ino_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+		if (s->ino_fd < 0)
+			return;
+		ee.data.u32 = UINT32_MAX;	/* handled in the loop, not a watch slot */
+		epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->ino_fd, &ee);
+	}
+	/* adding a watch twice is harmless (same descriptor); watches on
+	 * deleted directories go away by themselves */
+	ino_fd_for_walk = s->ino_fd;
+	for (int i = 0; i < s->n_content; i++) {
+		struct stat st;
+		char dir[PATH_MAX];
+
+		if (stat(s->content[i], &st) < 0)
+			continue;
+		if (S_ISDIR(st.st_mode)) {
+			nftw(s->content[i], watch_dir, 16, FTW_PHYS);
+		} else {
+			snprintf(dir, sizeof(dir), "%s", s->content[i]);
+			inotify_add_watch(s->ino_fd, dirname(dir),
+					  IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE);
+		}
+	}
+}
+
+static void content_record(struct sensor *s, const char *action, const struct diag *d)
+{
+	struct rw_event *ev = s->rec;
+	char line[1024];
+
+	rw_event__reset(ev);
+	rw_event__set_time(ev, RW_F_TIMESTAMP, clock_ns(CLOCK_REALTIME));
+	rw_event__set_cstr(ev, RW_F_EVENT_KIND, "state");
+	rw_event__set_cstr(ev, RW_F_EVENT_CATEGORY, "configuration");
+	rw_event__set_cstr(ev, RW_F_EVENT_TYPE, d && d->n_errors ? "error" : "change");
+	rw_event__set_cstr(ev, RW_F_EVENT_ACTION, action);
+	rw_event__set_cstr(ev, RW_F_EVENT_MODULE, "ringward");
+	rw_event__set_cstr(ev, RW_F_EVENT_OUTCOME, d && d->n_errors ? "failure" : "success");
+	rw_event__set_int(ev, RW_F_PROC_PID, s->self);
+	add_host(s, ev);
+	for (int i = 0; i < s->n_content; i++)
+		rw_event__add_strv(ev, RW_F_RW_CONTENT_PATHS, s->content[i], strlen(s->content[i]));
+	if (s->rules) {
+		rw_event__set_int(ev, RW_F_RW_CONTENT_RULES, (int64_t)ruleset__count(s->rules));
+		rw_event__set_int(ev, RW_F_RW_CONTENT_FILES, (int64_t)ruleset__files(s->rules));
+	}
+	if (d && d->n_errors) {
+		snprintf(line, sizeof(line), "%zu error(s) in content; the previous content stays active",
+			 d->n_errors);
+		rw_event__set_cstr(ev, RW_F_EVENT_REASON, line);
+		for (size_t i = 0; i < d->n && i < MAX_DIAG_IN_RECORD; i++) {
+			diag__format(&d->v[i], line, sizeof(line));
+			rw_event__add_strv(ev, RW_F_RW_CONTENT_ERRORS, line, strlen(line));
+		}
+	}
+	rw_event__set_int(ev, RW_F_EVENT_SEQUENCE, (int64_t)++s->seq);
+	write_record(s, ev);
+	flush_output(s);
+}
+
+/* Load the content aside; swap it in only when all of it loaded. A set
+ * that fails leaves the running one in place and says why. Single
+ * threaded: no event is evaluated by neither set, none by both. */
+static int content_load(struct sensor *s, bool initial)
+{
+	struct ruleset_opts ro = { .placeholders_path = s->placeholders };
+	struct diag d;
+	struct ruleset *rs;
+
+	if (!s->n_content)
+		return 0;
+	diag__init(&d);
+	rs = ruleset__load_opts(s->content, s->n_content, &ro, &d);
+	if (!initial)
+		s->counters[RW_C_CONTENT_RELOADS]++;
+	if (!rs) {
+		if (!initial)
+			s->counters[RW_C_CONTENT_RELOAD_FAILURES]++;
+		fprintf(stderr, "ringward: content failed to load (%zu errors)%s\n", d.n_errors,
+			s->rules ? "; keeping the previous content" : "; running without content");
+		diag__print(&d, stderr);
+		content_record(s, "content-load-failed", &d);
+		diag__free(&d);
+		return -EINVAL;
+	}
+	if (s->rules) {
+		struct ruleset_stats st;
+
+		ruleset__stats(s->rules, &st);
+		s->engine_base.disabled_oob += st.disabled_oob;
+		s->engine_base.bad_values += st.bad_values;
+		s->engine_base.re_errors += st.re_errors;
+		ruleset__free(s->rules);
+	}
+	s->rules = rs;
+	content_record(s, "content-loaded", NULL);
+	diag__free(&d);
+	return 0;
+}
+
+static void on_content_change(struct sensor *s)
+{
+	char buf[8192];
+
+	while (read(s->ino_fd, buf, sizeof(buf)) > 0)
+		;
+	s->reload_at_ns = clock_ns(CLOCK_MONOTONIC) + RELOAD_SETTLE_NS;
+}
+
+static void maybe_reload(struct sensor *s)
+{
+	if (s->reload_now ||
+	    (s->reload_at_ns && clock_ns(CLOCK_MONOTONIC) >= s->reload_at_ns)) {
+		s->reload_now = false;
+		s->reload_at_ns = 0;
+		content_load(s, false);
+		content_watch(s);
+	}
+}
+
+/* The content shipped next to the binary (build/../content), used when no
+ * --content is given. */
+static const char *default_content(void)
+{
+	static char path[PATH_MAX];
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	struct stat st;
+
+	if (n > 0) {
+		exe[n] = 0;
+		snprintf(path, sizeof(path), "%s/../content/rules", dirname(exe));
+		if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+			return path;
+	}
+	if (stat("/etc/ringward/content", &st) == 0)
+		return "/etc/ringward/content";
+	return NULL;
+}
+
 /* ---- lifecycle ------------------------------------------------------- */
 
 static void read_host_identity(struct sensor *s)
@@ -535,9 +754,12 @@ static void on_signal(struct sensor *s, int fd, uint32_t events, void *ctx)
 {
 	struct signalfd_siginfo si;
 
-	while (read(fd, &si, sizeof(si)) == sizeof(si))
+	while (read(fd, &si, sizeof(si)) == sizeof(si)) {
 		if (si.ssi_signo == SIGINT || si.ssi_signo == SIGTERM)
 			s->stop = true;
+		else if (si.ssi_signo == SIGHUP)
+			s->reload_now = true;
+	}
 }
 
 static void on_tick(struct sensor *s, int fd, uint32_t events, void *ctx)
@@ -559,6 +781,7 @@ static void on_tick(struct sensor *s, int fd, uint32_t events, void *ctx)
 		sensor_record(s, "metric", "sensor-metrics", false, true);
 		write_status(s, "running");
 	}
+	maybe_reload(s);
 	if (s->out.len)
 		flush_output(s);
 }
@@ -577,7 +800,12 @@ static void usage_run(FILE *f)
 "                       groups: process network file fifo dns tamper tamper-syscalls\n"
 "                       (tamper-syscalls is off by default: it costs every syscall)\n"
 "  --metrics-interval S seconds between metric records (default 60, 0 = off)\n"
-"  --content PATH       detection content (evaluated once the engine lands)\n"
+"  --content PATH       Sigma rules or a bundle: file or directory (repeatable);\n"
+"                       default: the content/rules next to the binary, else\n"
+"                       /etc/ringward/content. Reloads on SIGHUP, `ringward\n"
+"                       reload`, or a change under PATH.\n"
+"  --no-content         collect and write events only\n"
+"  --placeholders FILE  YAML name: [values] for the |expand modifier\n"
 "  -h, --help           this help\n");
 }
 
@@ -600,6 +828,10 @@ static void sensor_free(struct sensor *s)
 		free(s->hooks[i].why);
 	}
 	strbuf__free(&s->out);
+	ruleset__free(s->rules);
+	if (s->ino_fd >= 0)
+		close(s->ino_fd);
+	free(s->alert);
 	free(s->scratch);
 	free(s->rec);
 	free(s);
@@ -614,6 +846,8 @@ int cmd_run(int argc, char **argv)
 		{ "hooks", required_argument, NULL, 'H' },
 		{ "metrics-interval", required_argument, NULL, 'm' },
 		{ "content", required_argument, NULL, 'c' },
+		{ "no-content", no_argument, NULL, 'N' },
+		{ "placeholders", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -622,12 +856,13 @@ int cmd_run(int argc, char **argv)
 	const char *output = NULL;
 	sigset_t mask;
 	int opt, rc = 1;
+	bool no_content = false;
 
 	if (!s) {
 		perror("ringward");
 		return 1;
 	}
-	s->epfd = s->sigfd = s->tickfd = -1;
+	s->epfd = s->sigfd = s->tickfd = s->ino_fd = -1;
 	s->out_fd = STDOUT_FILENO;
 	s->metrics_every_ns = 60ULL * 1000000000ULL;
 	for (size_t i = 0; i < N_GROUPS; i++)
@@ -652,9 +887,14 @@ int cmd_run(int argc, char **argv)
 			break;
 		case 'm': s->metrics_every_ns = strtoull(optarg, NULL, 10) * 1000000000ULL; break;
 		case 'c':
-			fprintf(stderr, "ringward run: content %s noted; detection engine not in this build yet\n",
-				optarg);
+			if (s->n_content == MAX_CONTENT) {
+				fprintf(stderr, "ringward run: at most %d --content paths\n", MAX_CONTENT);
+				goto cleanup;
+			}
+			s->content[s->n_content++] = optarg;
 			break;
+		case 'N': no_content = true; break;
+		case 'P': s->placeholders = optarg; break;
 		case 'h': usage_run(stdout); rc = 0; goto cleanup;
 		default: usage_run(stderr); rc = 2; goto cleanup;
 		}
@@ -670,8 +910,9 @@ int cmd_run(int argc, char **argv)
 	s->self = getpid();
 	s->scratch = rw_event__new();
 	s->rec = rw_event__new();
+	s->alert = rw_event__new();
 	s->procs = proc_table__new(PROC_TABLE_MAX);
-	if (!s->scratch || !s->rec || !s->procs) {
+	if (!s->scratch || !s->rec || !s->alert || !s->procs) {
 		perror("ringward run");
 		goto cleanup;
 	}
@@ -728,6 +969,20 @@ int cmd_run(int argc, char **argv)
 
 	s->next_metrics_ns = clock_ns(CLOCK_MONOTONIC) + s->metrics_every_ns;
 	sensor_record(s, "state", "sensor-started", true, false);
+	if (no_content) {
+		s->n_content = 0;
+	} else if (!s->n_content) {
+		const char *dflt = default_content();
+
+		if (dflt)
+			s->content[s->n_content++] = dflt;
+		else
+			fprintf(stderr, "ringward run: no --content and no default content found: events only\n");
+	}
+	/* Content loads after collection is attached: a bad content file never
+	 * keeps the sensor from seeing. */
+	content_load(s, true);
+	content_watch(s);
 	write_status(s, "running");
 
 	while (!s->stop) {
@@ -739,10 +994,17 @@ int cmd_run(int argc, char **argv)
 			break;
 		}
 		for (int i = 0; i < n && !s->stop; i++) {
-			struct watch *w = &s->watches[evs[i].data.u32];
+			struct watch *w;
 
+			if (evs[i].data.u32 == UINT32_MAX) {
+				on_content_change(s);
+				continue;
+			}
+			w = &s->watches[evs[i].data.u32];
 			w->cb(s, w->fd, evs[i].events, w->ctx);
 		}
+		if (s->reload_now)
+			maybe_reload(s);
 	}
 
 	/* Drain what the sources hold, take their counters, then detach
@@ -788,5 +1050,32 @@ int cmd_status(int argc, char **argv)
 	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
 		fwrite(buf, 1, n, stdout);
 	fclose(f);
+	return 0;
+}
+
+int cmd_reload(int argc, char **argv)
+{
+	FILE *f;
+	int pid = 0;
+
+	if (argc > 1 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
+		printf("usage: ringward reload\n"
+		       "Ask the running sensor to reload its content (the same as SIGHUP).\n"
+		       "The new content is loaded aside and swapped in only if all of it loads.\n");
+		return 0;
+	}
+	f = fopen(STATUS_FILE, "r");
+	if (!f || fscanf(f, "{\"state\":\"running\",\"pid\":%d", &pid) != 1 || pid <= 0) {
+		fprintf(stderr, "ringward reload: no running sensor found in %s\n", STATUS_FILE);
+		if (f)
+			fclose(f);
+		return 1;
+	}
+	fclose(f);
+	if (kill(pid, SIGHUP) < 0) {
+		fprintf(stderr, "ringward reload: pid %d: %s\n", pid, strerror(errno));
+		return 1;
+	}
+	printf("reload requested from sensor pid %d\n", pid);
 	return 0;
 }
