@@ -22,7 +22,7 @@ OPT        ?= -O2 -g
 CPPFLAGS   := -D_GNU_SOURCE -Iinclude -Isrc -I$(BUILD)
 CFLAGS_ALL := -std=gnu11 $(OPT) $(WARN) -fno-omit-frame-pointer
 SAN        := -fsanitize=address,undefined -fno-sanitize-recover=undefined
-LIBS       := -lbpf -lelf -lz -ljson-c -lpthread -lyaml -lpcre2-8 -lhs
+LIBS       := -lbpf -lelf -lz -ljson-c -lpthread -lyaml -lpcre2-8 -lhs -lsodium
 
 DEPS_STAMP := $(BUILD)/.deps-ok
 
@@ -44,6 +44,9 @@ TEST_LIB   := tests/lib/testlib.c
 FUZZ_SRC   := $(wildcard fuzz/fuzz_*.c)
 FUZZ_BIN   := $(FUZZ_SRC:fuzz/%.c=$(BUILD)/fuzz/%)
 FUZZ_SECONDS ?= 60
+
+# keep generated skeletons and BPF objects between partial builds
+.SECONDARY: $(SKELS) $(BPF_OBJ) $(BUILD)/vmlinux.h
 
 .PHONY: all run test unit-tests kernel-tests fuzz-tests fuzz bench clean deps install
 all: $(BUILD)/ringward

@@ -928,6 +928,11 @@ int cmd_run(int argc, char **argv)
 	s->start_real_ns = clock_ns(CLOCK_REALTIME);
 
 	s->epfd = epoll_create1(EPOLL_CLOEXEC);
+	/* A shell that starts us as a background job leaves SIGINT ignored, and
+	 * an ignored signal never reaches a signalfd: restore the defaults. */
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGHUP, SIG_DFL);
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
