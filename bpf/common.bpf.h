@@ -63,13 +63,18 @@ static __always_inline void *rw_reserve(__u64 size)
 	return rec;
 }
 
+/* No wakeup per record: the reader drains on its tick, unless the ring is
+ * filling up. */
+static __always_inline __u64 rw_wakeup_flags(void)
+{
+	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > rw_wakeup_bytes)
+		return BPF_RB_FORCE_WAKEUP;
+	return BPF_RB_NO_WAKEUP;
+}
+
 static __always_inline void rw_submit(void *rec)
 {
-	__u64 flags = BPF_RB_NO_WAKEUP;
-
-	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > rw_wakeup_bytes)
-		flags = BPF_RB_FORCE_WAKEUP;
-	bpf_ringbuf_submit(rec, flags);
+	bpf_ringbuf_submit(rec, rw_wakeup_flags());
 }
 
 static __always_inline bool rw_is_self(__u32 tgid)

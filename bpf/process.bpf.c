@@ -26,6 +26,15 @@ struct {
 	__type(value, struct rw_scratch);
 } scratch SEC(".maps");
 
+/* The exec record is built here, then only its used part goes to the ring
+ * (bpf_ringbuf_output), so records are sized by their content. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct rw_rec_exec);
+} exec_rec SEC(".maps");
+
 /* Kernels from before dentry->d_name was renamed __d_name */
 struct dentry___old {
 	struct qstr d_name;
@@ -188,15 +197,14 @@ int BPF_PROG(sched_process_exec, struct task_struct *p, pid_t old_pid, struct li
 	struct vfsmount *vfsmnt;
 	unsigned long astart, aend;
 	__u64 n;
-	__u32 key = 0, pos, trunc;
+	__u32 key = 0, pos, trunc, off;
+	__u64 size;
 
 	if (rw_is_self(bpf_get_current_pid_tgid() >> 32))
 		return 0;
 	sc = bpf_map_lookup_elem(&scratch, &key);
-	if (!sc)
-		return 0;
-	r = rw_reserve(sizeof(*r));
-	if (!r)
+	r = bpf_map_lookup_elem(&exec_rec, &key);
+	if (!sc || !r)
 		return 0;
 	rw_fill_hdr(&r->h, RW_REC_EXEC, sizeof(*r));
 	r->old_pid = old_pid;
@@ -221,7 +229,7 @@ int BPF_PROG(sched_process_exec, struct task_struct *p, pid_t old_pid, struct li
 	r->exe_len = 0;
 	if (dentry && vfsmnt) {
 		pos = rw_path_walk(dentry, vfsmnt, sc->buf, &trunc);
-		r->exe_len = rw_path_copy(r->exe, sc->buf, pos);
+		r->exe_len = rw_path_copy(r->data, sc->buf, pos);
 		if (trunc) {
 			r->flags |= RW_EXEC_F_EXE_TRUNC;
 			rw_drop(RW_DROP_PATH_TRUNC);
@@ -240,7 +248,8 @@ int BPF_PROG(sched_process_exec, struct task_struct *p, pid_t old_pid, struct li
 	r->cwd_len = 0;
 	if (dentry && vfsmnt) {
 		pos = rw_path_walk(dentry, vfsmnt, sc->buf, &trunc);
-		r->cwd_len = rw_path_copy(r->cwd, sc->buf, pos);
+		/* exe_len < RW_PATH_MAX: the mask only tells the verifier so */
+		r->cwd_len = rw_path_copy(&r->data[r->exe_len & (RW_PATH_MAX - 1)], sc->buf, pos);
 		if (trunc) {
 			r->flags |= RW_EXEC_F_CWD_TRUNC;
 			rw_drop(RW_DROP_PATH_TRUNC);
@@ -259,13 +268,19 @@ int BPF_PROG(sched_process_exec, struct task_struct *p, pid_t old_pid, struct li
 		r->flags |= RW_EXEC_F_ARGS_TRUNC;
 		rw_drop(RW_DROP_ARGS_TRUNC);
 	}
-	if (n && bpf_probe_read_user(r->args, n, (const void *)astart)) {
+	off = (r->exe_len + r->cwd_len) & (2 * RW_PATH_MAX - 1);
+	if (n && bpf_probe_read_user(&r->data[off], n, (const void *)astart)) {
 		rw_drop(RW_DROP_READ_FAIL);
 		n = 0;
 	}
 	r->args_len = n;
 
-	rw_submit(r);
+	size = RW_EXEC_HDR_SIZE + off + n;
+	if (size > sizeof(*r))
+		size = sizeof(*r);	/* cannot happen; bounds the size for the verifier */
+	r->h.size = size;
+	if (bpf_ringbuf_output(&events, r, size, rw_wakeup_flags()))
+		rw_drop(RW_DROP_RINGBUF_FULL);
 	return 0;
 }
 

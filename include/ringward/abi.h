@@ -17,7 +17,7 @@
 #include <linux/types.h>
 #endif
 
-#define RW_ABI_VERSION 1
+#define RW_ABI_VERSION 2
 
 #define RW_PATH_MAX	4096	/* bytes of a path copied from the kernel */
 #define RW_ARGS_MAX	4096	/* bytes of argv copied (NUL-separated) */
@@ -71,14 +71,16 @@ struct rw_rec_exec {
 	__u32 loginuid;		/* audit login uid, (u32)-1 when unset */
 	__u32 flags;		/* RW_EXEC_F_* */
 	__u64 start_boot_ns;	/* task start (boot clock) */
-	__u16 exe_len;		/* bytes in exe[], without NUL */
-	__u16 cwd_len;
-	__u16 args_len;		/* bytes in args[] (NUL-separated, may be cut) */
+	__u16 exe_len;		/* bytes of the executable's absolute path */
+	__u16 cwd_len;		/* bytes of the absolute working directory */
+	__u16 args_len;		/* bytes of argv (NUL-separated, may be cut) */
 	__u16 argc;		/* number of argv strings the process has */
-	char exe[RW_PATH_MAX];	/* absolute path of the executed file */
-	char cwd[RW_PATH_MAX];	/* absolute working directory */
-	char args[RW_ARGS_MAX];
+	/* Packed, no NULs added: exe, then cwd, then args. Only the used part
+	 * is sent: h.size == offsetof(data) + exe_len + cwd_len + args_len,
+	 * so a typical exec costs a few hundred bytes of ring, not 12 KiB. */
+	char data[2 * RW_PATH_MAX + RW_ARGS_MAX];
 };
+#define RW_EXEC_HDR_SIZE __builtin_offsetof(struct rw_rec_exec, data)
 #define RW_EXEC_F_MEMFD		0x1	/* executed file is a memfd (fileless) */
 #define RW_EXEC_F_DELETED	0x2	/* executed file was unlinked */
 #define RW_EXEC_F_ARGS_TRUNC	0x4

@@ -37,7 +37,7 @@
 #include "tamper.skel.h"
 #include "tamper_sys.skel.h"
 
-#define RING_BYTES		(16u << 20)
+#define RING_BYTES		(4u << 20)	/* records are sized by content: ~300 B per exec */
 #define WAKEUP_BYTES		(RING_BYTES / 2)
 #define MAX_UNIT_HOOKS		12
 #define MAX_HOOK_PROGS		2
@@ -494,12 +494,14 @@ static void on_exec(struct bpf_source *b, const struct rw_rec_exec *r)
 	bool memfd = r->flags & RW_EXEC_F_MEMFD;
 	struct rw_event *ev = ev_begin(b, r->h.ts_ns, "process", "start",
 				       memfd ? "memfd-exec" : "exec");
+	/* the packed strings; rec_valid() checked they fill the record */
+	const char *exe = r->data, *cwd = exe + r->exe_len, *args = cwd + r->cwd_len;
 	const char *base;
 	size_t line_len = 0;
 
 	/* argv first: a list must be appended in one go */
 	for (size_t off = 0; off < r->args_len;) {
-		const char *a = r->args + off;
+		const char *a = args + off;
 		const char *nul = memchr(a, 0, r->args_len - off);
 		size_t len = nul ? (size_t)(nul - a) : r->args_len - off;
 
@@ -516,16 +518,16 @@ static void on_exec(struct bpf_source *b, const struct rw_rec_exec *r)
 
 	ev_actor(ev, &r->h);
 	if (r->exe_len) {
-		set_path(b, ev, RW_F_PROC_EXECUTABLE, r->exe, r->exe_len,
+		set_path(b, ev, RW_F_PROC_EXECUTABLE, exe, r->exe_len,
 			 r->flags & RW_EXEC_F_EXE_TRUNC);
-		base = memrchr(r->exe, '/', r->exe_len);
-		base = base ? base + 1 : r->exe;
-		rw_event__set_str(ev, RW_F_PROC_NAME, base, (size_t)(r->exe + r->exe_len - base));
+		base = memrchr(exe, '/', r->exe_len);
+		base = base ? base + 1 : exe;
+		rw_event__set_str(ev, RW_F_PROC_NAME, base, (size_t)(exe + r->exe_len - base));
 	} else {
 		rw_event__set_str(ev, RW_F_PROC_NAME, r->h.comm, strnlen(r->h.comm, RW_COMM_LEN));
 	}
 	if (r->cwd_len)
-		set_path(b, ev, RW_F_PROC_CWD, r->cwd, r->cwd_len, r->flags & RW_EXEC_F_CWD_TRUNC);
+		set_path(b, ev, RW_F_PROC_CWD, cwd, r->cwd_len, r->flags & RW_EXEC_F_CWD_TRUNC);
 	if (r->start_boot_ns)
 		rw_event__set_time(ev, RW_F_PROC_START, sensor__boot_to_real(b->s, r->start_boot_ns));
 	rw_event__set_int(ev, RW_F_PROC_SID, r->sid);
@@ -741,15 +743,19 @@ static const size_t rec_size[RW_REC__MAX] = {
 /* A record's own lengths must stay inside it. */
 static bool rec_valid(const struct rw_rec_hdr *h, size_t size)
 {
-	if (size < sizeof(*h) || h->size != size || h->type == 0 || h->type >= RW_REC__MAX ||
-	    rec_size[h->type] != size)
+	if (size < sizeof(*h) || h->size != size || h->type == 0 || h->type >= RW_REC__MAX)
 		return false;
 	if (h->type == RW_REC_EXEC) {
+		/* variable size: the packed strings must fill it exactly */
 		const struct rw_rec_exec *r = (const void *)h;
 
-		return r->exe_len <= RW_PATH_MAX && r->cwd_len <= RW_PATH_MAX &&
-		       r->args_len <= RW_ARGS_MAX;
+		return size >= RW_EXEC_HDR_SIZE && size <= sizeof(*r) &&
+		       r->exe_len <= RW_PATH_MAX && r->cwd_len <= RW_PATH_MAX &&
+		       r->args_len <= RW_ARGS_MAX &&
+		       RW_EXEC_HDR_SIZE + (size_t)r->exe_len + r->cwd_len + r->args_len == size;
 	}
+	if (rec_size[h->type] != size)
+		return false;
 	if (h->type == RW_REC_MEMFD)
 		return ((const struct rw_rec_memfd *)h)->name_len <= RW_NAME_MAX;
 	return true;
