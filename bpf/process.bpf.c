@@ -304,6 +304,24 @@ int BPF_PROG(sched_process_fork, struct task_struct *parent, struct task_struct 
 	return 0;
 }
 
+/* Threads of one process that die together can each find the live count
+ * at zero (it drops before the tracepoint fires, and not under a lock we
+ * can see): the first to claim the process here reports its exit. Keyed
+ * by the signal_struct and tgid, so a reused pointer with a new tgid is a
+ * new key; LRU so old claims age out. */
+struct exit_key {
+	__u64 sig;
+	__u32 tgid;
+	__u32 _pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, struct exit_key);
+	__type(value, __u8);
+} exit_claimed SEC(".maps");
+
 SEC("raw_tp/sched_process_exit")
 int BPF_PROG(sched_process_exit, struct task_struct *p)
 {
@@ -317,6 +335,17 @@ int BPF_PROG(sched_process_exit, struct task_struct *p)
 		return 0;
 	if (rw_is_self(bpf_get_current_pid_tgid() >> 32))
 		return 0;
+	{
+		struct exit_key k = { .sig = (__u64)sig, .tgid = bpf_get_current_pid_tgid() >> 32 };
+		__u8 one = 1;
+
+		long err = bpf_map_update_elem(&exit_claimed, &k, &one, BPF_NOEXIST);
+
+		if (err == -17 /* EEXIST */)
+			return 0;	/* another thread of it already reported */
+		if (err)
+			rw_drop(RW_DROP_MAP_FULL);	/* report it anyway, maybe twice */
+	}
 	if (BPF_CORE_READ(sig, flags) & SIGNAL_GROUP_EXIT)
 		code = BPF_CORE_READ(sig, group_exit_code);
 	else
