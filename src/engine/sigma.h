@@ -75,6 +75,7 @@ struct pattern {
 	uint32_t gid;		/* rule-set-wide pattern id */
 	uint32_t len;		/* bytes of s */
 	uint16_t ref;		/* fieldref: index in sigma_fields[] */
+	uint16_t re_flags;	/* PK_RE: the HS_FLAG_* re was compiled with */
 	char *s;		/* from malloc(): literal bytes (lower-cased
 				 * unless cased), or the regex text */
 	uint8_t *wild;		/* from malloc(): GLOB only, PW_* per byte */
@@ -117,7 +118,7 @@ struct cnode {
 			 * ONE_OF/ALL_OF: refs[a .. a+b) are search indexes */
 };
 
-enum rule_action { RA_ALERT, RA_BLOCK, RA_KILL };
+enum rule_action { RA_ALERT, RA_BLOCK, RA_KILL, RA_QUARANTINE };
 
 struct rule {
 	/* metadata, all from malloc() */
@@ -126,6 +127,10 @@ struct rule {
 	size_t n_tags;
 	unsigned line, col;		/* of the id (or title) value */
 	enum rule_action action;	/* ringward: action */
+	uint8_t fault;			/* ringward: fault (test only, engine/fault.h) */
+	uint8_t allow_protected;	/* ringward: allow_protected: true (guardrails.h) */
+	uint8_t fail_closed;		/* ringward: fail: closed */
+	unsigned action_line, action_col;	/* of the ringward.action value */
 	int severity;			/* from level: 1..5, 0 when none */
 	enum sigma_cat cat;
 

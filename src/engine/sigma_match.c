@@ -1,7 +1,11 @@
 /*
- * Evaluating compiled Sigma rules against one event, straightforwardly:
- * condition nodes by short-circuit, each search at most once per rule
- * (memoised), each item reading its field through fview_get(), which
+ * The naive one-rule-at-a-time evaluator: compiled Sigma rules against one
+ * event, straightforwardly, every pattern compared on its own. It is the
+ * reference the compiled matcher (sigma_cmatch.c) is tested against, and
+ * shares with it the condition walk below (sigma_match.h).
+ *
+ * Condition nodes by short-circuit, each search at most once per rule
+ * (memoised), each item reading its field through sigma_fview__get(), which
  * bounds-checks the field id against the schema and the value against the
  * event's arena. String comparisons are case-insensitive (ASCII) unless
  * the pattern is cased: the event's value is lower-cased once per event
@@ -10,7 +14,7 @@
  *
  * Not thread-safe per scratch: one struct match_scratch per thread.
  */
-#include "engine/sigma.h"
+#include "engine/sigma_match.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -18,29 +22,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct lowcache {
-	uint32_t off, len;	/* lowered copy in ms->low */
-	uint8_t ready;
-};
-
-struct match_scratch {
-	const struct rw_event *ev;
-	hs_scratch_t *hs;	/* from hs_alloc_scratch() */
-	char *low;		/* from malloc(): lowered field values */
-	size_t low_used, low_cap;
-	struct lowcache lc[RW_F__COUNT];
-	char num[RW_F__COUNT][24];	/* decimal renderings of INT fields */
-	uint8_t memo[SIGMA_MAX_SEARCHES];	/* 0 unknown, 1 false, 2 true */
-	uint64_t bad_values;	/* event values outside the arena (absent) */
-	uint64_t re_errors;	/* Hyperscan scan failures (no match) */
-};
-
 struct match_scratch *match_scratch__new(void)
 {
 	struct match_scratch *ms = calloc(1, sizeof(*ms));
 
 	if (!ms)
 		return NULL;
+	ms->epoch = 1;
 	ms->low_cap = RW_EVENT_ARENA;
 	ms->low = malloc(ms->low_cap);
 	if (!ms->low) {
@@ -70,8 +58,12 @@ void match_scratch__reset(struct match_scratch *ms, const struct rw_event *ev)
 {
 	ms->ev = ev;
 	ms->low_used = 0;
-	for (int i = 0; i < RW_F__COUNT; i++)
-		ms->lc[i].ready = 0;
+	/* a new epoch forgets every field's cache at once */
+	if (++ms->epoch == 0) {
+		for (int i = 0; i < RW_F__COUNT; i++)
+			ms->lc[i].epoch = 0;
+		ms->epoch = 1;
+	}
 }
 
 void match_scratch__counts(const struct match_scratch *ms, uint64_t *bad_values,
@@ -83,40 +75,26 @@ void match_scratch__counts(const struct match_scratch *ms, uint64_t *bad_values,
 
 /* ---- field views ---- */
 
-struct fview {
-	bool present;
-	bool list;		/* STRV: lb/llb/lbytes/count */
-	bool is_num;		/* num holds the field's integer value */
-	int64_t num;
-	const char *s, *ls;	/* scalar rendering, and lowered */
-	size_t n;
-	const char *lb, *llb;	/* STRV encoding, raw and lowered */
-	uint32_t lbytes;
-};
-
 static inline char lower(char c)
 {
 	return (c >= 'A' && c <= 'Z') ? (char)(c + ('a' - 'A')) : c;
 }
 
-/* A lowered copy of n bytes; STRV lists keep their 4-byte length prefixes
- * untouched. Returns the offset in ms->low, or -1 on ENOMEM. */
+/*
+ * A lowered copy of n bytes; STRV lists keep their 4-byte length prefixes
+ * untouched. Returns the offset in ms->low, or -1 when it does not fit.
+ * ms->low never moves: views handed out earlier in the event point into
+ * it. It holds an arena's worth, which the values of one event built by
+ * the setters never exceed (each field is lowered at most once); only an
+ * event whose values overlap can run out, and then the field reads as
+ * absent (counted as a bad value).
+ */
 static long lower_copy(struct match_scratch *ms, const char *s, size_t n, bool strv)
 {
 	size_t off = ms->low_used;
 
-	if (ms->low_cap - ms->low_used < n) {
-		size_t cap = ms->low_cap;
-		char *p;
-
-		while (cap - ms->low_used < n)
-			cap *= 2;
-		p = realloc(ms->low, cap);
-		if (!p)
-			return -1;
-		ms->low = p;
-		ms->low_cap = cap;
-	}
+	if (ms->low_cap - ms->low_used < n)
+		return -1;
 	memcpy(ms->low + off, s, n);
 	if (!strv) {
 		for (size_t i = 0; i < n; i++)
@@ -144,14 +122,14 @@ static const char *lowered(struct match_scratch *ms, enum rw_field f, const char
 {
 	struct lowcache *c = &ms->lc[f];
 
-	if (!c->ready) {
+	if (c->epoch != ms->epoch) {
 		long off = lower_copy(ms, s, n, strv);
 
 		if (off < 0)
 			return NULL;
 		c->off = (uint32_t)off;
 		c->len = (uint32_t)n;
-		c->ready = 1;
+		c->epoch = ms->epoch;
 	}
 	return ms->low + c->off;
 }
@@ -177,10 +155,8 @@ static void view_const(struct fview *fv, const char *s, const char *ls)
 	fv->n = strlen(s);
 }
 
-/* Fill fv for ECS field f read with conversion conv. f must be checked
- * (< RW_F__COUNT) by the caller. Returns 0, or -ENOMEM. */
-static int fview_get(struct match_scratch *ms, enum rw_field f, enum sigma_conv conv,
-		     struct fview *fv)
+int sigma_fview__get(struct match_scratch *ms, enum rw_field f, enum sigma_conv conv,
+		     bool lower, struct fview *fv)
 {
 	const struct rw_event *ev = ms->ev;
 	const struct rw_value *v = &ev->v[f];
@@ -218,8 +194,14 @@ static int fview_get(struct match_scratch *ms, enum rw_field f, enum sigma_conv 
 		fv->present = true;
 		fv->s = ev->arena + v->off;
 		fv->n = v->len;
+		if (!lower)
+			return 0;
 		fv->ls = lowered(ms, f, fv->s, fv->n, false);
-		return fv->ls ? 0 : -ENOMEM;
+		if (!fv->ls) {
+			ms->bad_values++;
+			memset(fv, 0, sizeof(*fv));
+		}
+		return 0;
 	case RW_T_STRV:
 		if (!value_in_arena(ms, f))
 			return 0;
@@ -227,8 +209,14 @@ static int fview_get(struct match_scratch *ms, enum rw_field f, enum sigma_conv 
 		fv->list = true;
 		fv->lb = ev->arena + v->off;
 		fv->lbytes = v->len;
+		if (!lower)
+			return 0;
 		fv->llb = lowered(ms, f, fv->lb, fv->lbytes, true);
-		return fv->llb ? 0 : -ENOMEM;
+		if (!fv->llb) {
+			ms->bad_values++;
+			memset(fv, 0, sizeof(*fv));
+		}
+		return 0;
 	case RW_T_BOOL:
 		fv->present = true;
 		fv->is_num = true;
@@ -241,9 +229,9 @@ static int fview_get(struct match_scratch *ms, enum rw_field f, enum sigma_conv 
 		fv->present = true;
 		fv->is_num = true;
 		fv->num = v->i;
-		if (!ms->lc[f].ready) {
+		if (ms->lc[f].epoch != ms->epoch) {
 			snprintf(ms->num[f], sizeof(ms->num[f]), "%lld", (long long)v->i);
-			ms->lc[f].ready = 1;
+			ms->lc[f].epoch = ms->epoch;
 		}
 		fv->s = fv->ls = ms->num[f];
 		fv->n = strlen(ms->num[f]);
@@ -251,9 +239,8 @@ static int fview_get(struct match_scratch *ms, enum rw_field f, enum sigma_conv 
 	}
 }
 
-/* Next element of a STRV view: start with *pos = 0. */
-static bool strv_next(const struct fview *fv, uint32_t *pos, const char **s,
-		      const char **ls, size_t *n)
+bool sigma_fview__next(const struct fview *fv, uint32_t *pos, const char **s, const char **ls,
+		       size_t *n)
 {
 	uint32_t l32;
 
@@ -263,7 +250,7 @@ static bool strv_next(const struct fview *fv, uint32_t *pos, const char **s,
 	if (l32 > fv->lbytes - *pos - sizeof(l32))
 		return false;
 	*s = fv->lb + *pos + sizeof(l32);
-	*ls = fv->llb + *pos + sizeof(l32);
+	*ls = fv->llb ? fv->llb + *pos + sizeof(l32) : NULL;
 	*n = l32;
 	*pos += (uint32_t)sizeof(l32) + l32;
 	return true;
@@ -477,14 +464,14 @@ static int str_match(const struct pattern *p, const char *s, const char *ls, siz
 		rf = &sigma_fields[p->ref];
 		if ((unsigned)rf->ecs >= RW_F__COUNT)
 			return -EFAULT;
-		if (fview_get(ms, rf->ecs, rf->conv, &rv) || !rv.present)
+		if (sigma_fview__get(ms, rf->ecs, rf->conv, true, &rv) || !rv.present)
 			return 0;
 		if (rv.list) {
 			uint32_t pos = 0;
 			const char *t, *lt;
 			size_t m;
 
-			while (strv_next(&rv, &pos, &t, &lt, &m))
+			while (sigma_fview__next(&rv, &pos, &t, &lt, &m))
 				if (ref_cmp(p->kind, p->cased, s, ls, n, t, lt, m))
 					return 1;
 			return 0;
@@ -497,8 +484,10 @@ static int str_match(const struct pattern *p, const char *s, const char *ls, siz
 }
 
 /* One pattern against a field view (any element of a list). */
-static int pat_match(const struct pattern *p, const struct fview *fv, struct match_scratch *ms)
+int sigma_pat__match(const struct pattern *p, const struct fview *fv, struct match_scratch *ms)
 {
+	if (p->kind == PK_EXISTS)
+		return fv->present == (p->num != 0);
 	if (p->kind == PK_NULL) {
 		if (!fv->present)
 			return 1;
@@ -513,7 +502,7 @@ static int pat_match(const struct pattern *p, const struct fview *fv, struct mat
 		const char *s, *ls;
 		size_t n;
 
-		while (strv_next(fv, &pos, &s, &ls, &n)) {
+		while (sigma_fview__next(fv, &pos, &s, &ls, &n)) {
 			int m = str_match(p, s, ls, n, fv, ms);
 
 			if (m)
@@ -526,7 +515,7 @@ static int pat_match(const struct pattern *p, const struct fview *fv, struct mat
 	return str_match(p, fv->s, fv->ls, fv->n, fv, ms);
 }
 
-static int item_match(const struct rule *r, const struct item *it, struct match_scratch *ms)
+static int naive_item(const struct rule *r, const struct item *it, struct match_scratch *ms)
 {
 	const struct sigma_field *sf;
 	struct fview fv;
@@ -541,7 +530,7 @@ static int item_match(const struct rule *r, const struct item *it, struct match_
 		return -EFAULT;
 	if (it->first_group > r->n_groups || it->n_groups > r->n_groups - it->first_group)
 		return -EFAULT;
-	if (fview_get(ms, (enum rw_field)it->ecs, (enum sigma_conv)it->conv, &fv))
+	if (sigma_fview__get(ms, (enum rw_field)it->ecs, (enum sigma_conv)it->conv, true, &fv))
 		return -ENOMEM;
 	for (uint32_t g = 0; g < it->n_groups; g++) {
 		const struct group *gr = &r->groups[it->first_group + g];
@@ -553,10 +542,7 @@ static int item_match(const struct rule *r, const struct item *it, struct match_
 			const struct pattern *p = &r->pats[gr->first_pat + k];
 			int m;
 
-			if (p->kind == PK_EXISTS)
-				m = fv.present == (p->num != 0);
-			else
-				m = pat_match(p, &fv, ms);
+			m = sigma_pat__match(p, &fv, ms);
 			if (m < 0)
 				return m;
 			gm = m;
@@ -573,6 +559,15 @@ static int item_match(const struct rule *r, const struct item *it, struct match_
 	if (it->neg)
 		return fv.present && !raw;
 	return raw;
+}
+
+/* One item: by the compiled matcher's bitset while it evaluates, else
+ * naively. */
+static int item_match(const struct rule *r, const struct item *it, struct match_scratch *ms)
+{
+	if (ms->cm)
+		return cmatch__item(ms->cm, r, it, ms);
+	return naive_item(r, it, ms);
 }
 
 static int search_match(const struct rule *r, uint32_t si, struct match_scratch *ms)
@@ -648,8 +643,25 @@ int sigma_match__rule(const struct rule *r, const struct rw_event *ev, struct ma
 {
 	if (ms->ev != ev)
 		match_scratch__reset(ms, ev);
+	ms->cm = NULL;
 	if (r->n_searches > SIGMA_MAX_SEARCHES)
 		return -EFAULT;
 	memset(ms->memo, 0, r->n_searches);
 	return node_eval(r, r->root, ms);
+}
+
+int cmatch__rule(const struct cmatch *cm, const struct rule *r, const struct rw_event *ev,
+		 struct match_scratch *ms)
+{
+	int m;
+
+	if (ms->ev != ev)
+		return -EINVAL;	/* the bitset is of another event */
+	if (r->n_searches > SIGMA_MAX_SEARCHES)
+		return -EFAULT;
+	memset(ms->memo, 0, r->n_searches);
+	ms->cm = cm;
+	m = node_eval(r, r->root, ms);
+	ms->cm = NULL;
+	return m;
 }
