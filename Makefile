@@ -22,7 +22,7 @@ OPT        ?= -O2 -g
 CPPFLAGS   := -D_GNU_SOURCE -Iinclude -Isrc -I$(BUILD)
 CFLAGS_ALL := -std=gnu11 $(OPT) $(WARN) -fno-omit-frame-pointer
 SAN        := -fsanitize=address,undefined -fno-sanitize-recover=undefined
-LIBS       := -lbpf -lelf -lz -ljson-c -lpthread -lyaml -lpcre2-8 -lhs -lsodium
+LIBS       := -lbpf -lelf -lz -ljson-c -lpthread -lyaml -lpcre2-8 -lhs -lsodium -lseccomp
 
 DEPS_STAMP := $(BUILD)/.deps-ok
 
@@ -141,6 +141,53 @@ run: $(BUILD)/ringward
 
 bench: $(BUILD)/ringward
 	sh bench/run.sh
+
+# make install [DESTDIR=/tmp/x] [SIGNING_KEY=/path/to/secret.key]
+# The binary, the systemd unit, the state directory (0700), and the default
+# content as a bundle signed with the production key: the key pair is made
+# once (kept in $(RW_CONFDIR)/signing, 0700) unless SIGNING_KEY names an
+# existing secret key (its .pub beside it); its public key goes into
+# $(RW_CONFDIR)/trusted.d. CONTENT_VERSION only ever goes up (anti-rollback).
+PREFIX          ?= /usr/local
+RW_SBINDIR      ?= $(PREFIX)/sbin
+RW_DOCDIR       ?= $(PREFIX)/share/doc/ringward
+RW_CONFDIR      ?= /etc/ringward
+RW_STATEDIR     ?= /var/lib/ringward
+RW_UNITDIR      ?= /etc/systemd/system
+SIGNING_KEY     ?=
+CONTENT_VERSION ?= $(shell date -u +%Y%m%d%H%M%S)
+
+install: $(BUILD)/ringward
+	$(Q)set -e; rw=$(BUILD)/ringward; conf=$(DESTDIR)$(RW_CONFDIR); \
+	install -d -m 0755 $(DESTDIR)$(RW_SBINDIR) $(DESTDIR)$(RW_UNITDIR) $(DESTDIR)$(RW_DOCDIR) \
+		$$conf $$conf/trusted.d; \
+	install -d -m 0700 $(DESTDIR)$(RW_STATEDIR) $$conf/signing; \
+	chmod 0700 $(DESTDIR)$(RW_STATEDIR); \
+	install -m 0755 $$rw $(DESTDIR)$(RW_SBINDIR)/ringward; \
+	install -m 0644 dist/ringward.service $(DESTDIR)$(RW_UNITDIR)/ringward.service; \
+	install -m 0644 README.md $(DESTDIR)$(RW_DOCDIR)/README.md; \
+	key="$(SIGNING_KEY)"; \
+	if [ -z "$$key" ]; then \
+		key=$$conf/signing/production.key; \
+		if [ ! -e $$key ]; then $$rw content keygen --out $$conf/signing/production; fi; \
+	fi; \
+	pub=$${key%.key}.pub; [ -f "$$pub" ] || { echo "install: no $$pub beside $$key" >&2; exit 1; }; \
+	install -m 0644 $$pub $$conf/trusted.d/$$(basename $$pub); \
+	new=$$conf/.content.new; rm -rf $$new; install -d -m 0755 $$new/rules; \
+	install -m 0644 content/rules/*.yml $$new/rules/; \
+	$$rw content manifest $$new --name ringward-default --version $(CONTENT_VERSION) \
+		--force >/dev/null; \
+	$$rw content sign $$new --key $$key >/dev/null; \
+	$$rw content verify $$new --trusted $$conf/trusted.d >/dev/null; \
+	rm -rf $$conf/.content.old; \
+	if [ -e $$conf/content ]; then mv $$conf/content $$conf/.content.old; fi; \
+	mv $$new $$conf/content; rm -rf $$conf/.content.old; \
+	echo "installed ringward: $(DESTDIR)$(RW_SBINDIR)/ringward, content version \
+	$(CONTENT_VERSION) signed by $$key, unit $(DESTDIR)$(RW_UNITDIR)/ringward.service"; \
+	if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then \
+		systemctl daemon-reload; systemctl enable ringward.service; \
+		echo "enabled: it starts at boot; now: systemctl start ringward"; \
+	fi
 
 clean:
 	rm -rf $(BUILD)

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 
 #include "common/event.h"
+#include "engine/guardrails.h"
 #include "engine/ruleset.h"
 #include "engine/sigma.h"
 
@@ -21,6 +22,16 @@ static void init(void)
 	static const char *const actions[6] = { "exec", "create", "connect", "pipe-create",
 						"dns-answer", "ptrace" };
 
+	/* the host's protected targets once, not per input (guardrails.h);
+	 * no package lists: every input costs the same */
+	{
+		struct guard_opts go = { .dpkg_info_dir = "" };
+		struct diag d;
+
+		diag__init(&d);
+		guardrails__prepare(&go, &d);
+		diag__free(&d);
+	}
 	placeholders__add(&ph, "admins", "root");
 	placeholders__add(&ph, "admins", "adm*");
 	for (int i = 0; i < 6; i++) {

@@ -7,9 +7,12 @@
 #define RINGWARD_CLI_H
 
 int cmd_run(int argc, char **argv);	/* src/core/sensor.c */
-int cmd_status(int argc, char **argv);	/* src/core/sensor.c */
+int cmd_status(int argc, char **argv);	/* src/core/status_sock.c */
 int cmd_reload(int argc, char **argv);	/* src/core/sensor.c */
 int cmd_validate(int argc, char **argv);	/* src/engine/cli_validate.c */
 int cmd_replay(int argc, char **argv);	/* src/engine/cli_replay.c */
+int cmd_content(int argc, char **argv);	/* src/engine/cli_content.c */
+int cmd_engine(int argc, char **argv);	/* src/engine/engine_main.c */
+int cmd_quarantine(int argc, char **argv);	/* src/core/cli_quarantine.c */
 
 #endif

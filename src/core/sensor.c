@@ -5,9 +5,14 @@
  * One thread. Sources are drained on a 5 ms tick (batched: the kernel side
  * does not wake us per record) or when their fd is readable; output is
  * buffered and flushed on the same tick.
+ *
+ * This is the privileged core: it never parses content. Events go to the
+ * engine process through shared memory (core/supervisor.h), which
+ * evaluates them in its sandbox; its alerts come back the same way.
  */
 #include "core/sensor.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -32,8 +37,9 @@
 #include "core/dns.h"
 #include "core/fan_source.h"
 #include "core/proc_table.h"
-#include "engine/alert.h"
-#include "engine/ruleset.h"
+#include "core/status_sock.h"
+#include "core/supervisor.h"
+#include "engine/fault.h"
 
 #define MAX_WATCH	16
 #define MAX_CBS		16
@@ -45,7 +51,8 @@
 #define STATUS_FILE	STATUS_DIR "/status.json"
 #define MAX_CONTENT	32
 #define RELOAD_SETTLE_NS 250000000ULL	/* content dir quiet this long before a reload */
-#define MAX_DIAG_IN_RECORD 20
+#define STOP_DRAIN_MS	5000	/* the engine's time to finish the ring at stop */
+#define STABLE_NS	60000000000ULL	/* a run this long ends a streak of unclean starts */
 
 const char *const rw_counter_names[RW_C__COUNT] = {
 #define X(id, name) [RW_C_##id] = name,
@@ -124,16 +131,27 @@ struct sensor {
 	struct rw_event *scratch;
 	struct rw_event *rec;	/* for the sensor's own records */
 
-	/* detection: content is loaded aside and swapped in between events */
+	/* detection: evaluated by the engine process the supervisor runs */
 	const char *content[MAX_CONTENT];
 	int n_content;
 	const char *placeholders;
-	struct ruleset *rules;
-	struct ruleset_stats engine_base;	/* stats of sets already retired */
-	struct rw_event *alert;
+	struct supervisor_opts svo;
+	struct supervisor *sv;
 	int ino_fd;
 	uint64_t reload_at_ns;		/* monotonic; 0 = none pending */
 	bool reload_now;		/* SIGHUP */
+
+	/* containment and status */
+	const char *state_dir;
+	struct boot_info boot;
+	unsigned safe_after;
+	bool stable_said;		/* the streak of unclean starts is cleared */
+	unsigned test_faults;		/* FAULT_* (test only) */
+	const char *status_path;
+	struct status_sock *status;
+	uint64_t start_mono_ns;
+	uint64_t drops_mark, drops_mark_prev;	/* total losses a minute ago, two */
+	uint64_t next_minute_ns;
 };
 
 /* ---- services for sources ---------------------------------------------- */
@@ -346,29 +364,6 @@ static void add_host(struct sensor *s, struct rw_event *ev)
 		rw_event__set_cstr(ev, RW_F_HOST_ID, s->host_id);
 }
 
-static int on_rule_match(const struct rule_info *rule, const struct rw_event *ev, void *ctx)
-{
-	struct sensor *s = ctx;
-
-	if (alert__build(s->alert, ev, rule) == -ENOSPC)
-		s->counters[RW_C_TRUNC_USER_ARENA]++;
-	rw_event__set_int(s->alert, RW_F_EVENT_SEQUENCE, (int64_t)++s->seq);
-	write_record(s, s->alert);
-	s->counters[RW_C_ENGINE_ALERTS]++;
-	return 0;
-}
-
-/* Evaluate the active content on one enriched event; alerts are written
- * right after the event they are about. */
-static void detect(struct sensor *s, const struct rw_event *ev)
-{
-	uint64_t t0 = clock_ns(CLOCK_MONOTONIC);
-
-	ruleset__match(s->rules, ev, on_rule_match, s);
-	s->counters[RW_C_ENGINE_EVAL_NS] += clock_ns(CLOCK_MONOTONIC) - t0;
-	s->counters[RW_C_ENGINE_EVENTS]++;
-}
-
 void sensor__emit(struct sensor *s, struct rw_event *ev)
 {
 	size_t alen = 0;
@@ -404,8 +399,7 @@ void sensor__emit(struct sensor *s, struct rw_event *ev)
 		s->counters[RW_C_TRUNC_USER_ARENA] += ev->n_truncated;
 	if (s->events)
 		write_record(s, ev);
-	if (s->rules)
-		detect(s, ev);
+	supervisor__feed(s->sv, ev);
 }
 
 /* ---- the sensor's own records ------------------------------------------ */
@@ -416,14 +410,7 @@ static void refresh_counters(struct sensor *s)
 
 	for (int i = 0; i < s->n_reports; i++)
 		s->reports[i].cb(s, s->reports[i].ctx);
-	if (s->rules) {
-		struct ruleset_stats rs;
-
-		ruleset__stats(s->rules, &rs);
-		s->counters[RW_C_ENGINE_DISABLED_OOB] = s->engine_base.disabled_oob + rs.disabled_oob;
-		s->counters[RW_C_ENGINE_BAD_VALUES] = s->engine_base.bad_values + rs.bad_values;
-		s->counters[RW_C_ENGINE_RE_ERRORS] = s->engine_base.re_errors + rs.re_errors;
-	}
+	supervisor__counters(s->sv, s->counters);
 	proc_table__stats(s->procs, &st);
 	s->counters[RW_C_PT_ENTRIES] = st.entries;
 	s->counters[RW_C_PT_EVICTIONS] = st.evictions;
@@ -471,6 +458,20 @@ static void sensor_record(struct sensor *s, const char *kind, const char *action
 			rw_event__add_strv(ev, RW_F_RW_SENSOR_HOOKS_OFF, buf, strlen(buf));
 		}
 	}
+	if (strcmp(action, "sensor-started") == 0) {
+		rw_event__set_bool(ev, RW_F_RW_SENSOR_SAFE_MODE, s->boot.safe_mode);
+		rw_event__set_int(ev, RW_F_RW_SENSOR_UNCLEAN, s->boot.unclean);
+		if (s->boot.safe_mode) {
+			snprintf(buf, sizeof(buf), "safe mode: %u unclean starts in a row; collection "
+				 "and reporting on, content off", s->boot.unclean);
+			rw_event__set_cstr(ev, RW_F_EVENT_REASON, buf);
+		}
+		for (unsigned i = 0; fault__name(i); i++)
+			if (s->test_faults & (1u << i))
+				rw_event__add_strv(ev, RW_F_RW_SENSOR_TEST_FAULTS, fault__name(i),
+						   strlen(fault__name(i)));
+		ev->strv_open = -1;
+	}
 	if (with_counters) {
 		struct strbuf sb = { 0 };
 
@@ -486,35 +487,146 @@ static void sensor_record(struct sensor *s, const char *kind, const char *action
 	flush_output(s);
 }
 
-/* The status file `ringward status` reads: the latest state, mode 0600,
- * written atomically. */
+static uint64_t total_drops(struct sensor *s)
+{
+	uint64_t n = 0;
+
+	for (int i = 0; i < RW_C__COUNT; i++)
+		if (!strncmp(rw_counter_names[i], "drops.", 6))
+			n += s->counters[i];
+	return n;
+}
+
+/* The health verdict and its reasons: a JSON object. */
+static void health_json(struct sensor *s, struct strbuf *sb)
+{
+	static const char *const verdicts[] = { "ok", "degraded", "failing" };
+	struct strbuf r = { 0 };
+	bool first = true;
+	int level = 0, v;
+	uint64_t drops = total_drops(s);
+
+	for (int i = 0; i < s->n_hooks; i++) {
+		char line[512];
+
+		/* hooks switched off by the operator are as asked */
+		if (s->hooks[i].in_force || !strncmp(s->hooks[i].name, "group:", 6))
+			continue;
+		snprintf(line, sizeof(line), "hook %s not in force: %s", s->hooks[i].name,
+			 s->hooks[i].why ? s->hooks[i].why : "unavailable");
+		if (!first)
+			strbuf__append(&r, ",", 1);
+		first = false;
+		json__append_string(&r, line, strlen(line));
+		level = 1;
+	}
+	if (drops > s->drops_mark_prev) {
+		char line[256];
+
+		snprintf(line, sizeof(line), "%llu event(s) lost in the last minutes (see drops.* "
+			 "in the counters)", (unsigned long long)(drops - s->drops_mark_prev));
+		if (!first)
+			strbuf__append(&r, ",", 1);
+		first = false;
+		json__append_string(&r, line, strlen(line));
+		level = level < 1 ? 1 : level;
+	}
+	v = supervisor__health(s->sv, &r, &first);
+	if (v > level)
+		level = v;
+	strbuf__appendf(sb, "\"health\":{\"verdict\":\"%s\",\"reasons\":[", verdicts[level]);
+	if (!r.oom)
+		strbuf__append(sb, r.buf, r.len);
+	strbuf__append(sb, "]}", 2);
+	strbuf__free(&r);
+}
+
+/* The whole status: served on the status socket and written to the
+ * status file. Keeps the file's old leading keys ("state", "pid") that
+ * `ringward reload` reads. */
+static void status_json(struct sensor *s, const char *state, struct strbuf *sb)
+{
+	unsigned long long up = (clock_ns(CLOCK_REALTIME) - s->start_real_ns) / 1000000000ULL;
+
+	refresh_counters(s);
+	strbuf__appendf(sb, "{\"state\":\"%s\",\"pid\":%d,\"version\":\"%s\",\"schema\":%d,"
+			"\"uptime_s\":%llu,", state, s->self, RW_SENSOR_VERSION, RW_SCHEMA_VERSION, up);
+	health_json(s, sb);
+	strbuf__appendf(sb, ",\"sensor\":{\"version\":\"%s\",\"schema\":%d,\"pid\":%d,"
+			"\"uptime_s\":%llu,\"safe_mode\":%s,\"unclean_starts\":%u,\"test_faults\":[",
+			RW_SENSOR_VERSION, RW_SCHEMA_VERSION, s->self, up,
+			s->boot.safe_mode ? "true" : "false", s->boot.unclean);
+	for (unsigned i = 0, n = 0; fault__name(i); i++)
+		if (s->test_faults & (1u << i))
+			strbuf__appendf(sb, "%s\"%s\"", n++ ? "," : "", fault__name(i));
+	strbuf__append(sb, "],\"state_dir\":", 14);
+	json__append_string(sb, s->state_dir, strlen(s->state_dir));
+	strbuf__append(sb, ",\"host\":", 8);
+	json__append_string(sb, s->hostname, strlen(s->hostname));
+	strbuf__append(sb, "},", 2);
+	supervisor__status_json(s->sv, sb);
+	strbuf__append(sb, ",\"hooks\":[", 10);
+	for (int i = 0; i < s->n_hooks; i++) {
+		strbuf__appendf(sb, "%s{\"name\":", i ? "," : "");
+		json__append_string(sb, s->hooks[i].name, strlen(s->hooks[i].name));
+		strbuf__appendf(sb, ",\"in_force\":%s", s->hooks[i].in_force ? "true" : "false");
+		if (s->hooks[i].why) {
+			strbuf__append(sb, ",\"why\":", 7);
+			json__append_string(sb, s->hooks[i].why, strlen(s->hooks[i].why));
+		}
+		strbuf__append(sb, "}", 1);
+	}
+	strbuf__append(sb, "],\"counters\":", 13);
+	counters_json(s, sb);
+	strbuf__append(sb, "}", 1);
+}
+
+/* Temporary status files of sensors killed while writing one (named by a
+ * pid that is gone, or by the older random suffix). */
+static void status_tmp_sweep(void)
+{
+	DIR *d = opendir(STATUS_DIR);
+	struct dirent *e;
+	const char *prefix = "status.json.";
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		char *end;
+		long pid;
+
+		if (strncmp(e->d_name, prefix, strlen(prefix)))
+			continue;
+		pid = strtol(e->d_name + strlen(prefix), &end, 10);
+		if (*end || pid <= 0 || (kill((pid_t)pid, 0) < 0 && errno == ESRCH))
+			unlinkat(dirfd(d), e->d_name, 0);
+	}
+	closedir(d);
+}
+
+static void status_fill(void *ctx, struct strbuf *sb)
+{
+	status_json(ctx, "running", sb);
+}
+
+/* The status file: the latest state, mode 0600, written atomically; for
+ * `ringward reload` and as the last word of a stopped sensor (`ringward
+ * status` asks the socket). */
 static void write_status(struct sensor *s, const char *state)
 {
 	struct strbuf sb = { 0 };
-	char tmp[] = STATUS_FILE ".XXXXXX";
+	char tmp[sizeof(STATUS_FILE) + 16];
 	int fd;
 
 	if (mkdir(STATUS_DIR, 0700) < 0 && errno != EEXIST)
 		return;
-	refresh_counters(s);
-	strbuf__appendf(&sb, "{\"state\":\"%s\",\"pid\":%d,\"version\":\"%s\",\"schema\":%d,"
-			"\"uptime_s\":%llu,\"hooks\":[", state, s->self, RW_SENSOR_VERSION,
-			RW_SCHEMA_VERSION,
-			(unsigned long long)((clock_ns(CLOCK_REALTIME) - s->start_real_ns) / 1000000000ULL));
-	for (int i = 0; i < s->n_hooks; i++) {
-		strbuf__appendf(&sb, "%s{\"name\":", i ? "," : "");
-		json__append_string(&sb, s->hooks[i].name, strlen(s->hooks[i].name));
-		strbuf__appendf(&sb, ",\"in_force\":%s", s->hooks[i].in_force ? "true" : "false");
-		if (s->hooks[i].why) {
-			strbuf__append(&sb, ",\"why\":", 7);
-			json__append_string(&sb, s->hooks[i].why, strlen(s->hooks[i].why));
-		}
-		strbuf__append(&sb, "}", 1);
-	}
-	strbuf__append(&sb, "],\"counters\":", 13);
-	counters_json(s, &sb);
-	strbuf__append(&sb, "}\n", 2);
-	fd = mkstemp(tmp);
+	status_json(s, state, &sb);
+	strbuf__append(&sb, "\n", 1);
+	if (sb.oom)
+		goto cleanup;
+	/* named by our pid: one killed half-way is found and removed */
+	snprintf(tmp, sizeof(tmp), STATUS_FILE ".%d", (int)s->self);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		goto cleanup;
 	if (write(fd, sb.buf, sb.len) != (ssize_t)sb.len || fsync(fd) < 0) {
@@ -580,81 +692,6 @@ static void content_watch(struct sensor *s)
 	}
 }
 
-static void content_record(struct sensor *s, const char *action, const struct diag *d)
-{
-	struct rw_event *ev = s->rec;
-	char line[1024];
-
-	rw_event__reset(ev);
-	rw_event__set_time(ev, RW_F_TIMESTAMP, clock_ns(CLOCK_REALTIME));
-	rw_event__set_cstr(ev, RW_F_EVENT_KIND, "state");
-	rw_event__set_cstr(ev, RW_F_EVENT_CATEGORY, "configuration");
-	rw_event__set_cstr(ev, RW_F_EVENT_TYPE, d && d->n_errors ? "error" : "change");
-	rw_event__set_cstr(ev, RW_F_EVENT_ACTION, action);
-	rw_event__set_cstr(ev, RW_F_EVENT_MODULE, "ringward");
-	rw_event__set_cstr(ev, RW_F_EVENT_OUTCOME, d && d->n_errors ? "failure" : "success");
-	rw_event__set_int(ev, RW_F_PROC_PID, s->self);
-	add_host(s, ev);
-	for (int i = 0; i < s->n_content; i++)
-		rw_event__add_strv(ev, RW_F_RW_CONTENT_PATHS, s->content[i], strlen(s->content[i]));
-	if (s->rules) {
-		rw_event__set_int(ev, RW_F_RW_CONTENT_RULES, (int64_t)ruleset__count(s->rules));
-		rw_event__set_int(ev, RW_F_RW_CONTENT_FILES, (int64_t)ruleset__files(s->rules));
-	}
-	if (d && d->n_errors) {
-		snprintf(line, sizeof(line), "%zu error(s) in content; the previous content stays active",
-			 d->n_errors);
-		rw_event__set_cstr(ev, RW_F_EVENT_REASON, line);
-		for (size_t i = 0; i < d->n && i < MAX_DIAG_IN_RECORD; i++) {
-			diag__format(&d->v[i], line, sizeof(line));
-			rw_event__add_strv(ev, RW_F_RW_CONTENT_ERRORS, line, strlen(line));
-		}
-	}
-	rw_event__set_int(ev, RW_F_EVENT_SEQUENCE, (int64_t)++s->seq);
-	write_record(s, ev);
-	flush_output(s);
-}
-
-/* Load the content aside; swap it in only when all of it loaded. A set
- * that fails leaves the running one in place and says why. Single
- * threaded: no event is evaluated by neither set, none by both. */
-static int content_load(struct sensor *s, bool initial)
-{
-	struct ruleset_opts ro = { .placeholders_path = s->placeholders };
-	struct diag d;
-	struct ruleset *rs;
-
-	if (!s->n_content)
-		return 0;
-	diag__init(&d);
-	rs = ruleset__load_opts(s->content, s->n_content, &ro, &d);
-	if (!initial)
-		s->counters[RW_C_CONTENT_RELOADS]++;
-	if (!rs) {
-		if (!initial)
-			s->counters[RW_C_CONTENT_RELOAD_FAILURES]++;
-		fprintf(stderr, "ringward: content failed to load (%zu errors)%s\n", d.n_errors,
-			s->rules ? "; keeping the previous content" : "; running without content");
-		diag__print(&d, stderr);
-		content_record(s, "content-load-failed", &d);
-		diag__free(&d);
-		return -EINVAL;
-	}
-	if (s->rules) {
-		struct ruleset_stats st;
-
-		ruleset__stats(s->rules, &st);
-		s->engine_base.disabled_oob += st.disabled_oob;
-		s->engine_base.bad_values += st.bad_values;
-		s->engine_base.re_errors += st.re_errors;
-		ruleset__free(s->rules);
-	}
-	s->rules = rs;
-	content_record(s, "content-loaded", NULL);
-	diag__free(&d);
-	return 0;
-}
-
 static void on_content_change(struct sensor *s)
 {
 	char buf[8192];
@@ -670,7 +707,7 @@ static void maybe_reload(struct sensor *s)
 	    (s->reload_at_ns && clock_ns(CLOCK_MONOTONIC) >= s->reload_at_ns)) {
 		s->reload_now = false;
 		s->reload_at_ns = 0;
-		content_load(s, false);
+		supervisor__reload(s->sv);
 		content_watch(s);
 	}
 }
@@ -770,11 +807,26 @@ static void on_tick(struct sensor *s, int fd, uint32_t events, void *ctx)
 		return;
 	for (int i = 0; i < s->n_ticks; i++)
 		s->ticks[i].cb(s, s->ticks[i].ctx);
+	/* after the sources: what they emitted goes to the engine in one
+	 * wakeup, and its alerts come back */
+	supervisor__tick(s->sv);
+	status_sock__tick(s->status);
 	now = clock_ns(CLOCK_MONOTONIC);
 	if (now >= s->next_second_ns) {
 		s->next_second_ns = now + 1000000000ULL;
 		update_clock_offset(s);
 		proc_table__expire(s->procs, clock_ns(CLOCK_REALTIME));
+	}
+	if (now >= s->next_minute_ns) {
+		s->next_minute_ns = now + 60000000000ULL;
+		refresh_counters(s);
+		s->drops_mark_prev = s->drops_mark;
+		s->drops_mark = total_drops(s);
+	}
+	if (!s->stable_said && now - s->start_mono_ns >= STABLE_NS) {
+		/* a run this long was no boot loop */
+		s->stable_said = true;
+		supervisor__boot_clean(s->state_dir, false);
 	}
 	if (s->metrics_every_ns && now >= s->next_metrics_ns) {
 		s->next_metrics_ns = now + s->metrics_every_ns;
@@ -784,6 +836,16 @@ static void on_tick(struct sensor *s, int fd, uint32_t events, void *ctx)
 	maybe_reload(s);
 	if (s->out.len)
 		flush_output(s);
+}
+
+/* The supervisor's records and the engine's alerts, checked by it. */
+static void sv_write(void *ctx, struct rw_event *rec)
+{
+	struct sensor *s = ctx;
+
+	add_host(s, rec);
+	rw_event__set_int(rec, RW_F_EVENT_SEQUENCE, (int64_t)++s->seq);
+	write_record(s, rec);
 }
 
 static void usage_run(FILE *f)
@@ -806,6 +868,23 @@ static void usage_run(FILE *f)
 "                       reload`, or a change under PATH.\n"
 "  --no-content         collect and write events only\n"
 "  --placeholders FILE  YAML name: [values] for the |expand modifier\n"
+"\n"
+"Fault containment (content runs in a sandboxed engine process):\n"
+"  --state-dir DIR      crash counts, bad versions, last-known-good content and\n"
+"                       unclean starts (default " SV_STATE_DIR ")\n"
+"  --status-socket PATH where `ringward status` asks (default " STATUS_SOCK_PATH ")\n"
+"  --engine-hang-ms MS  heartbeat silence that counts as a hang (default 2000)\n"
+"  --engine-memory-mb N private memory that counts as runaway (default 512)\n"
+"  --engine-ring-mb N   events held for the engine, MiB (default 64)\n"
+"  --engine-failures K  failures within the window that mark content bad (default 3)\n"
+"  --engine-failure-window S  seconds after activation they count (default 60)\n"
+"  --lkg-after S        seconds content runs before it becomes last-known-good\n"
+"                       (default: the failure window)\n"
+"  --safe-mode-after N  unclean starts in a row before safe mode: collection and\n"
+"                       reporting on, content off (default 3; 0 = never)\n"
+"  --test-faults LIST   TESTS ONLY: rules (ringward.fault: crash|hang|alloc in a\n"
+"                       rule), unknown-fields (validation bypassed),\n"
+"                       no-bounds-check, all. Never use in production.\n"
 "  -h, --help           this help\n");
 }
 
@@ -816,6 +895,8 @@ static void sensor_free(struct sensor *s)
 	bpf_source__stop(s->bpf);
 	fan_source__stop(s->fan);
 	dns_source__stop(s->dns);
+	supervisor__free(s->sv);
+	status_sock__close(s->status);
 	proc_table__free(s->procs);
 	if (s->epfd >= 0)
 		close(s->epfd);
@@ -828,13 +909,53 @@ static void sensor_free(struct sensor *s)
 		free(s->hooks[i].why);
 	}
 	strbuf__free(&s->out);
-	ruleset__free(s->rules);
 	if (s->ino_fd >= 0)
 		close(s->ino_fd);
-	free(s->alert);
 	free(s->scratch);
 	free(s->rec);
 	free(s);
+}
+
+static int opt_uint(const char *name, const char *v, unsigned *out)
+{
+	char *end;
+	unsigned long n = strtoul(v, &end, 10);
+
+	if (!*v || *end || n > 100000000UL) {
+		fprintf(stderr, "ringward run: --%s takes a number\n", name);
+		return -EINVAL;
+	}
+	*out = (unsigned)n;
+	return 0;
+}
+
+/* Start the engine (unless content is off): after collection is attached,
+ * so that bad content never keeps the sensor from seeing. */
+static void start_detection(struct sensor *s, bool no_content)
+{
+	struct supervisor_host host = { .ctx = s, .write = sv_write };
+
+	if (no_content) {
+		s->n_content = 0;
+	} else if (!s->n_content) {
+		const char *dflt = default_content();
+
+		if (dflt)
+			s->content[s->n_content++] = dflt;
+		else
+			fprintf(stderr, "ringward run: no --content and no default content found: events only\n");
+	}
+	s->svo.state_dir = s->state_dir;
+	s->svo.content = s->content;
+	s->svo.n_content = s->n_content;
+	s->svo.placeholders = s->placeholders;
+	s->svo.content_off = s->boot.safe_mode;
+	s->svo.test_faults = s->test_faults;
+	s->sv = supervisor__new(&s->svo, &host);
+	if (!s->sv)
+		fprintf(stderr, "ringward run: cannot set up the engine (%s): no detection\n",
+			strerror(errno));
+	flush_output(s);
 }
 
 int cmd_run(int argc, char **argv)
@@ -848,6 +969,16 @@ int cmd_run(int argc, char **argv)
 		{ "content", required_argument, NULL, 'c' },
 		{ "no-content", no_argument, NULL, 'N' },
 		{ "placeholders", required_argument, NULL, 'P' },
+		{ "state-dir", required_argument, NULL, 'S' },
+		{ "status-socket", required_argument, NULL, 'U' },
+		{ "engine-hang-ms", required_argument, NULL, 1 },
+		{ "engine-memory-mb", required_argument, NULL, 2 },
+		{ "engine-ring-mb", required_argument, NULL, 3 },
+		{ "engine-failures", required_argument, NULL, 4 },
+		{ "engine-failure-window", required_argument, NULL, 5 },
+		{ "lkg-after", required_argument, NULL, 6 },
+		{ "safe-mode-after", required_argument, NULL, 7 },
+		{ "test-faults", required_argument, NULL, 8 },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -855,8 +986,9 @@ int cmd_run(int argc, char **argv)
 	struct itimerspec its = { { 0, TICK_NS }, { 0, TICK_NS } };
 	const char *output = NULL;
 	sigset_t mask;
-	int opt, rc = 1;
-	bool no_content = false;
+	int opt, rc = 1, err;
+	bool no_content = false, booted = false;
+	unsigned ring_mb = 64;
 
 	if (!s) {
 		perror("ringward");
@@ -865,11 +997,15 @@ int cmd_run(int argc, char **argv)
 	s->epfd = s->sigfd = s->tickfd = s->ino_fd = -1;
 	s->out_fd = STDOUT_FILENO;
 	s->metrics_every_ns = 60ULL * 1000000000ULL;
+	s->state_dir = SV_STATE_DIR;
+	s->status_path = STATUS_SOCK_PATH;
+	s->safe_after = 3;
 	for (size_t i = 0; i < N_GROUPS; i++)
 		s->group_on[i] = groups[i].dflt;
 
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "o:f:eH:m:c:h", opts, NULL)) != -1) {
+		err = 0;
 		switch (opt) {
 		case 'o': output = optarg; break;
 		case 'f':
@@ -895,8 +1031,28 @@ int cmd_run(int argc, char **argv)
 			break;
 		case 'N': no_content = true; break;
 		case 'P': s->placeholders = optarg; break;
+		case 'S': s->state_dir = optarg; break;
+		case 'U': s->status_path = optarg; break;
+		case 1: err = opt_uint("engine-hang-ms", optarg, &s->svo.hang_ms); break;
+		case 2: err = opt_uint("engine-memory-mb", optarg, &s->svo.mem_mb); break;
+		case 3: err = opt_uint("engine-ring-mb", optarg, &ring_mb); break;
+		case 4: err = opt_uint("engine-failures", optarg, &s->svo.failures); break;
+		case 5: err = opt_uint("engine-failure-window", optarg, &s->svo.window_s); break;
+		case 6: err = opt_uint("lkg-after", optarg, &s->svo.lkg_after_s); break;
+		case 7: err = opt_uint("safe-mode-after", optarg, &s->safe_after); break;
+		case 8:
+			if (fault__parse(optarg, &s->test_faults)) {
+				fprintf(stderr, "ringward run: --test-faults takes rules, unknown-fields, "
+					"no-bounds-check or all\n");
+				err = -EINVAL;
+			}
+			break;
 		case 'h': usage_run(stdout); rc = 0; goto cleanup;
 		default: usage_run(stderr); rc = 2; goto cleanup;
+		}
+		if (err) {
+			rc = 2;
+			goto cleanup;
 		}
 	}
 	if (optind < argc) {
@@ -904,15 +1060,30 @@ int cmd_run(int argc, char **argv)
 		rc = 2;
 		goto cleanup;
 	}
+	s->svo.ring_bytes = (size_t)ring_mb << 20;
 	if (geteuid() != 0)
 		fprintf(stderr, "ringward run: not root: eBPF and fanotify hooks will be refused\n");
+	if (s->test_faults)
+		fprintf(stderr, "ringward run: WARNING: test-only fault injection is on "
+			"(--test-faults); never run this in production\n");
 
 	s->self = getpid();
+	s->start_mono_ns = clock_ns(CLOCK_MONOTONIC);
+	s->next_minute_ns = s->start_mono_ns + 60000000000ULL;
+	/* count this start before anything can fail: a sensor that keeps
+	 * dying during start comes up in safe mode */
+	err = supervisor__boot(s->state_dir, s->safe_after, &s->boot);
+	booted = true;
+	if (err)
+		fprintf(stderr, "ringward run: state directory %s: %s (unclean starts not counted)\n",
+			s->state_dir, strerror(-err));
+	if (s->boot.safe_mode)
+		fprintf(stderr, "ringward run: SAFE MODE: %u unclean starts in a row; collecting and "
+			"reporting, content off\n", s->boot.unclean);
 	s->scratch = rw_event__new();
 	s->rec = rw_event__new();
-	s->alert = rw_event__new();
 	s->procs = proc_table__new(PROC_TABLE_MAX);
-	if (!s->scratch || !s->rec || !s->alert || !s->procs) {
+	if (!s->scratch || !s->rec || !s->procs) {
 		perror("ringward run");
 		goto cleanup;
 	}
@@ -974,20 +1145,13 @@ int cmd_run(int argc, char **argv)
 
 	s->next_metrics_ns = clock_ns(CLOCK_MONOTONIC) + s->metrics_every_ns;
 	sensor_record(s, "state", "sensor-started", true, false);
-	if (no_content) {
-		s->n_content = 0;
-	} else if (!s->n_content) {
-		const char *dflt = default_content();
-
-		if (dflt)
-			s->content[s->n_content++] = dflt;
-		else
-			fprintf(stderr, "ringward run: no --content and no default content found: events only\n");
-	}
-	/* Content loads after collection is attached: a bad content file never
-	 * keeps the sensor from seeing. */
-	content_load(s, true);
+	start_detection(s, no_content);
 	content_watch(s);
+	status_tmp_sweep();
+	s->status = status_sock__open(s->status_path, status_fill, s);
+	if (!s->status)
+		fprintf(stderr, "ringward run: status socket %s: %s\n", s->status_path,
+			strerror(errno));
 	write_status(s, "running");
 
 	while (!s->stop) {
@@ -1013,8 +1177,9 @@ int cmd_run(int argc, char **argv)
 	}
 
 	/* Drain what the sources hold, take their counters, then detach
-	 * everything (a source's stop may emit what it drains last) before
-	 * the final record. */
+	 * everything (a source's stop may emit what it drains last); let the
+	 * engine evaluate what is queued and hand back its alerts; then the
+	 * final record. */
 	for (int i = 0; i < s->n_ticks; i++)
 		s->ticks[i].cb(s, s->ticks[i].ctx);
 	refresh_counters(s);
@@ -1025,37 +1190,19 @@ int cmd_run(int argc, char **argv)
 	s->fan = NULL;
 	s->dns = NULL;
 	s->n_ticks = s->n_reports = 0;
+	supervisor__stop(s->sv, STOP_DRAIN_MS);
 	sensor_record(s, "state", "sensor-stopped", false, true);
 	write_status(s, "stopped");
 	rc = 0;
 cleanup:
+	/* an orderly exit, even on an error: only a crash or a kill leaves
+	 * this start counted as unclean */
+	if (booted)
+		supervisor__boot_clean(s->state_dir, true);
 	if (s->out_fd > STDOUT_FILENO)
 		close(s->out_fd);
 	sensor_free(s);
 	return rc;
-}
-
-int cmd_status(int argc, char **argv)
-{
-	FILE *f;
-	char buf[4096];
-	size_t n;
-
-	if (argc > 1 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
-		printf("usage: ringward status\n"
-		       "Print the running sensor's latest status (JSON) from " STATUS_FILE ".\n");
-		return 0;
-	}
-	f = fopen(STATUS_FILE, "r");
-	if (!f) {
-		fprintf(stderr, "ringward status: %s: %s (is the sensor running?)\n", STATUS_FILE,
-			strerror(errno));
-		return 1;
-	}
-	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
-		fwrite(buf, 1, n, stdout);
-	fclose(f);
-	return 0;
 }
 
 int cmd_reload(int argc, char **argv)

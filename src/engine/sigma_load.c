@@ -20,6 +20,7 @@
  * and nesting: see the SIGMA_MAX_* limits in sigma.h.
  */
 #include "engine/sigma.h"
+#include "engine/fault.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <errno.h>
@@ -761,6 +762,7 @@ static int compile_regex(struct lctx *c, const yaml_node_t *v, const char *re, s
 		return -E2BIG;
 	p->kind = PK_RE;
 	p->cased = 1;
+	p->re_flags = (uint16_t)hflags;
 	p->s = dup_n(re, len);
 	if (!p->s)
 		return -ENOMEM;
@@ -800,7 +802,12 @@ static const char *value_text(const yaml_node_t *v, enum vtype t, bool bv, int64
 static int compile_value(struct lctx *c, const struct item *it, const yaml_node_t *v,
 			 const struct mods *md)
 {
-	const struct sigma_field *sf = &sigma_fields[it->field];
+	/* a field accepted past the table (test only, fault.h) compiles
+	 * its values as strings */
+	static const struct sigma_field unknown = { .name = "(not supplied)",
+						    .ecs = RW_F_PROC_COMMAND_LINE };
+	const struct sigma_field *sf = it->field < sigma_n_fields ? &sigma_fields[it->field] :
+				       &unknown;
 	enum rw_ftype ft = rw_schema[sf->ecs].type;
 	bool bv = false, cased = md->has[M_CASED];
 	int64_t iv = 0;
@@ -1015,6 +1022,10 @@ static int compile_item(struct lctx *c, yaml_node_t *key, yaml_node_t *val)
 		return -EINVAL;
 	}
 	fi = sigma_field__lookup(r->cat, k, flen);
+	/* test only (fault.h): validation bypassed, the item points one past
+	 * the end of the field table, as the 2024 template's 21st field did */
+	if (fi < 0 && (fault__switches & FAULT_UNKNOWN_FIELDS))
+		fi = (int)sigma_n_fields;
 	if (fi < 0) {
 		int near = sigma_field__lookup_nocase(r->cat, k, flen);
 
@@ -1038,8 +1049,8 @@ static int compile_item(struct lctx *c, yaml_node_t *key, yaml_node_t *val)
 	it = &r->items[r->n_items++];
 	memset(it, 0, sizeof(*it));
 	it->field = (uint16_t)fi;
-	it->ecs = (uint16_t)sigma_fields[fi].ecs;
-	it->conv = (uint8_t)sigma_fields[fi].conv;
+	it->ecs = fi < (int)sigma_n_fields ? (uint16_t)sigma_fields[fi].ecs : RW_F__COUNT;
+	it->conv = fi < (int)sigma_n_fields ? (uint8_t)sigma_fields[fi].conv : SCONV_ASIS;
 	it->all = md.has[M_ALL];
 	it->neg = md.has[M_NEQ];
 	it->line = (unsigned)key->start_mark.line + 1;
@@ -1460,10 +1471,23 @@ static int load_logsource(struct lctx *c, yaml_node_t *root)
 	return 0;
 }
 
+/* A YAML boolean scalar: true/false only (not yes/no/on/off, whose
+ * meaning changed between YAML versions). */
+static int bool_scalar(const yaml_node_t *v)
+{
+	if (v->type != YAML_SCALAR_NODE)
+		return -1;
+	if (!strcmp(sval(v), "true"))
+		return 1;
+	if (!strcmp(sval(v), "false"))
+		return 0;
+	return -1;
+}
+
 static int load_ringward(struct lctx *c, yaml_node_t *root)
 {
-	static const char *const actions[] = { "alert", "block", "kill" };
-	yaml_node_t *k = NULL, *rw = map_get(c, root, "ringward", &k);
+	static const char *const actions[] = { "alert", "block", "kill", "quarantine" };
+	yaml_node_t *k = NULL, *rw = map_get(c, root, "ringward", &k), *fail_key = NULL;
 	int err = 0;
 
 	if (!rw)
@@ -1476,27 +1500,78 @@ static int load_ringward(struct lctx *c, yaml_node_t *root)
 		yaml_node_t *pk = node(c, p->key), *pv = node(c, p->value);
 		int a;
 
+		if (skey_is(pk, "fault")) {
+			/* test only (fault.h): refused unless the sensor runs
+			 * with --test-faults rules */
+			int f = pv->type == YAML_SCALAR_NODE ? fault__kind(sval(pv)) : -1;
+
+			if (!(fault__switches & FAULT_RULES)) {
+				err_node(c, pk, "'ringward.fault' is for tests only: refused unless "
+					 "the sensor runs with --test-faults rules");
+				err = -EINVAL;
+			} else if (f < 0) {
+				err_node(c, pv, "'ringward.fault' must be one of crash, hang, alloc");
+				err = -EINVAL;
+			} else {
+				c->r->fault = (uint8_t)f;
+			}
+			continue;
+		}
+		if (skey_is(pk, "allow_protected")) {
+			/* honoured only in signed bundles (guardrails.h) */
+			int b = bool_scalar(pv);
+
+			if (b < 0) {
+				err_node(c, pv, "'ringward.allow_protected' must be true or false");
+				err = -EINVAL;
+			} else {
+				c->r->allow_protected = (uint8_t)b;
+			}
+			continue;
+		}
+		if (skey_is(pk, "fail")) {
+			if (pv->type != YAML_SCALAR_NODE ||
+			    (strcmp(sval(pv), "open") && strcmp(sval(pv), "closed"))) {
+				err_node(c, pv, "'ringward.fail' must be open or closed");
+				err = -EINVAL;
+			} else {
+				c->r->fail_closed = !strcmp(sval(pv), "closed");
+				fail_key = pk;
+			}
+			continue;
+		}
 		if (!skey_is(pk, "action")) {
-			err_node(c, pk, "unknown key 'ringward.%s' (known: action)", sval(pk));
+			err_node(c, pk, "unknown key 'ringward.%s' (known: action, fail, "
+				 "allow_protected)", sval(pk));
 			err = -EINVAL;
 			continue;
 		}
 		if (pv->type != YAML_SCALAR_NODE) {
-			err_node(c, pv, "'ringward.action' must be one of alert, block, kill");
+			err_node(c, pv, "'ringward.action' must be one of alert, block, kill, "
+				 "quarantine");
 			err = -EINVAL;
 			continue;
 		}
 		a = -1;
-		for (int i = 0; i < 3; i++)
+		for (int i = 0; i < 4; i++)
 			if (!strcmp(sval(pv), actions[i]))
 				a = i;
 		if (a < 0) {
-			err_node(c, pv, "unknown ringward.action '%s' (one of alert, block, kill)",
-				 sval(pv));
+			err_node(c, pv, "unknown ringward.action '%s' (one of alert, block, kill, "
+				 "quarantine)", sval(pv));
 			err = -EINVAL;
 			continue;
 		}
 		c->r->action = (enum rule_action)a;
+		c->r->action_line = (unsigned)pv->start_mark.line + 1;
+		c->r->action_col = (unsigned)pv->start_mark.column + 1;
+	}
+	/* what happens when a verdict misses its deadline: only a verdict
+	 * (block) has one */
+	if (fail_key && c->r->action != RA_BLOCK) {
+		err_node(c, fail_key, "'ringward.fail' applies only to 'action: block' (what to "
+			 "do when the verdict misses its deadline)");
+		err = -EINVAL;
 	}
 	return err;
 }

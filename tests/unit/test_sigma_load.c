@@ -394,9 +394,9 @@ static void test_ringward_block(void **state)
 		     "        Image: x\n"
 		     "    condition: sel\n"
 		     "ringward:\n"
-		     "    action: quarantine\n",
-		     "rules/x.yml:11:13: error: rule " ID ": unknown ringward.action 'quarantine' (one "
-		     "of alert, block, kill)");
+		     "    action: delete\n",
+		     "rules/x.yml:11:13: error: rule " ID ": unknown ringward.action 'delete' (one "
+		     "of alert, block, kill, quarantine)");
 	expect_error(HEAD
 		     "    sel:\n"
 		     "        Image: x\n"
@@ -404,7 +404,7 @@ static void test_ringward_block(void **state)
 		     "ringward:\n"
 		     "    actoin: kill\n",
 		     "rules/x.yml:11:5: error: rule " ID ": unknown key 'ringward.actoin' (known: "
-		     "action)");
+		     "action, fail, allow_protected)");
 	expect_error(HEAD
 		     "    sel:\n"
 		     "        Image: x\n"
