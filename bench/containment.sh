@@ -12,7 +12,7 @@
 # that the rate is exact. Run it alone on the machine, as root.
 #
 # Knobs (environment): CONTAINMENT_RATE=100000 CONTAINMENT_SECONDS=3
-#   CONTAINMENT_KILLS=3 CONTAINMENT_ROUNDS=3 CONTAINMENT_RING_MB=64
+#   CONTAINMENT_KILLS=3 CONTAINMENT_ROUNDS=3 CONTAINMENT_RING_MB=8
 set -u
 cd "$(dirname "$0")/.." || exit 1
 
@@ -21,7 +21,7 @@ RATE=${CONTAINMENT_RATE:-100000}
 SECONDS_=${CONTAINMENT_SECONDS:-3}
 KILLS=${CONTAINMENT_KILLS:-3}
 ROUNDS=${CONTAINMENT_ROUNDS:-3}
-RING_MB=${CONTAINMENT_RING_MB:-64}
+RING_MB=${CONTAINMENT_RING_MB:-8}	# the sensor's default
 
 make -s "$BUILD/ringward" "$BUILD/libringward.a" || exit 1
 mkdir -p "$BUILD/bench" || exit 1
