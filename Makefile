@@ -193,3 +193,7 @@ clean:
 	rm -rf $(BUILD)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# for scripts that link against the library (bench/engine.sh)
+print-libs:
+	@echo $(LIBS)

@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.." || exit 1
 BUILD=${BUILD:-build}
 EVENTS=${BENCH_ENGINE_EVENTS:-1000000}
 CPU=${BENCH_ENGINE_CPU-0}
-LIBS="-lbpf -lelf -lz -ljson-c -lpthread -lyaml -lpcre2-8 -lhs -lsodium"
+LIBS=$(make -s print-libs)	# the same as the sensor links
 
 make -s "$BUILD/libringward.a" || { echo "bench/engine: make failed"; exit 1; }
 mkdir -p "$BUILD/bench" || exit 1
