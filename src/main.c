@@ -15,7 +15,8 @@ static const struct {
 	{ "reload", cmd_reload, "reload the running sensor's content" },
 	{ "validate", cmd_validate, "check detection content with the sensor's own loader" },
 	{ "replay", cmd_replay, "evaluate recorded events against content" },
-	{ "content", cmd_content, "make and inspect content bundles" },
+	{ "content", cmd_content, "make, sign and inspect content bundles" },
+	{ "quarantine", cmd_quarantine, "list or restore quarantined files" },
 	{ "engine", cmd_engine, "(internal) the detection engine process the sensor starts" },
 };
 

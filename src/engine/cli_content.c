@@ -37,7 +37,7 @@ static void usage(FILE *f)
 		"       ringward content lkg [--state-dir DIR]\n"
 		"       ringward content keygen --out PREFIX\n"
 		"       ringward content sign BUNDLE --key PREFIX.key [--append]\n"
-		"       ringward content verify BUNDLE --trusted PUB [--trusted PUB...]\n"
+		"       ringward content verify BUNDLE --trusted PUB [PUB...]\n"
 		"\n"
 		"manifest: write DIR/" BUNDLE_MANIFEST ", listing every file under DIR with\n"
 		"its sha256, which makes DIR a content bundle; then load the bundle exactly as\n"
@@ -364,9 +364,12 @@ static int cmd_verify(int argc, char **argv)
 		default: usage(stderr); return 2;
 		}
 	}
-	if (optind != argc - 1 || !ro.n_trusted_keys) {
+	/* `--trusted a.pub b.pub`: the words after BUNDLE are keys too */
+	for (int i = optind + 1; i < argc && ro.n_trusted_keys < 64; i++)
+		trusted[ro.n_trusted_keys++] = argv[i];
+	if (optind >= argc || !ro.n_trusted_keys || argc - optind - 1 > 64) {
 		fprintf(stderr, "usage: ringward content verify BUNDLE --trusted PUB "
-			"[--trusted PUB...]\n");
+			"[PUB...]\n");
 		return 2;
 	}
 	diag__init(&d);
