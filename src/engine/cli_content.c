@@ -57,7 +57,7 @@ static void usage(FILE *f)
 		"and their versions, or that the content is unversioned local content.\n"
 		"\n"
 		"lkg: the same for the last-known-good copy of the content that last loaded,\n"
-		"kept in DIR/lkg (default " CONTENT_STORE_DIR ").\n"
+		"kept by the running sensor in DIR/content/lkg (DIR default " CONTENT_STORE_DIR ").\n"
 		"\n"
 		"keygen: a new Ed25519 key pair, PREFIX.key (secret, mode 0600; keep it off the\n"
 		"hosts) and PREFIX.pub (goes into " RW_TRUSTED_DIR "/ on the hosts). Never\n"
@@ -238,7 +238,7 @@ static int cmd_info(int argc, char **argv)
 static int cmd_lkg(int argc, char **argv)
 {
 	const char *state = NULL, *lkg;
-	char buf[4096];
+	char buf[4096], store[4096];
 	struct ruleset *rs;
 
 	if (argc == 3 && !strcmp(argv[1], "--state-dir")) {
@@ -247,9 +247,12 @@ static int cmd_lkg(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	lkg = content_store__lkg_dir(state, buf, sizeof(buf));
+	/* the running sensor keeps its store in <state-dir>/content
+	 * (src/core/supervisor.c: the one directory its engine may write) */
+	snprintf(store, sizeof(store), "%s/content", state ? state : CONTENT_STORE_DIR);
+	lkg = content_store__lkg_dir(store, buf, sizeof(buf));
 	if (!lkg) {
-		printf("no last-known-good content in %s\n", state ? state : CONTENT_STORE_DIR);
+		printf("no last-known-good content in %s\n", store);
 		return 1;
 	}
 	printf("last-known-good content: %s\n", lkg);

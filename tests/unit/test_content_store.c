@@ -35,9 +35,13 @@ static int setup(void **s)
 	return 0;
 }
 
+static char root[64];	/* test_lkg_cli's state root, or "" */
+
 static int teardown(void **s)
 {
 	content_store__step_hook = NULL;
+	rwt_rmtree(root);	/* removes the link, not what it points to */
+	root[0] = 0;
 	rwt_rmtree(dir);
 	free(dir);
 	free(state);
@@ -356,10 +360,12 @@ static void test_crash_in_first_save(void **s)
 	assert_int_equal(count_entries("lkg.l."), 0);
 }
 
-/* `ringward content lkg --state-dir DIR`, its stdout captured. */
+/* `ringward content lkg --state-dir ROOT`, its stdout captured. The
+ * sensor keeps its store in ROOT/content: ROOT/content links to the store
+ * these tests use. */
 static int run_lkg(char *out, size_t size)
 {
-	char *args[] = { "content", "lkg", "--state-dir", state, NULL };
+	char *args[] = { "content", "lkg", "--state-dir", root, NULL };
 	char *p = path_of("stdout");
 	int fd = open(p, O_RDWR | O_CREAT | O_TRUNC, 0600), saved = dup(1), rc;
 	ssize_t n;
@@ -383,14 +389,19 @@ static void test_lkg_cli(void **s)
 	char out[4096], *want;
 
 	make_sets();
+	strcpy(root, "/tmp/ringward-test-lkgcli.XXXXXX");
+	assert_non_null(mkdtemp(root));
+	assert_true(asprintf(&want, "%s/content", root) > 0);
+	assert_int_equal(symlink(state, want), 0);
+	free(want);
 	assert_int_equal(run_lkg(out, sizeof(out)), 1);
-	assert_true(asprintf(&want, "no last-known-good content in %s\n", state) > 0);
+	assert_true(asprintf(&want, "no last-known-good content in %s/content\n", root) > 0);
 	assert_string_equal(out, want);
 	free(want);
 	assert_int_equal(save("b"), 0);
 	assert_int_equal(run_lkg(out, sizeof(out)), 0);
-	assert_true(asprintf(&want, "last-known-good content: %s/lkg\nunversioned local "
-			     "content\nok: 2 rules in 2 files\n", state) > 0);
+	assert_true(asprintf(&want, "last-known-good content: %s/content/lkg\nunversioned local "
+			     "content\nok: 2 rules in 2 files\n", root) > 0);
 	assert_string_equal(out, want);
 	free(want);
 }
