@@ -644,7 +644,10 @@ static int tv_item(const struct rule *r, const struct item *it, const struct sub
 {
 	int raw = it->all ? TV_YES : TV_NO;
 
-	if (it->ecs != sub->ecs || it->conv != SCONV_ASIS)
+	/* RENAME_TARGET reads the same path or the path it is renamed to:
+	 * both are the file a file action acts on */
+	if (it->ecs != sub->ecs ||
+	    (it->conv != SCONV_ASIS && it->conv != SCONV_RENAME_TARGET))
 		return TV_MAYBE;	/* another field: anything */
 	if (it->first_group > r->n_groups || it->n_groups > r->n_groups - it->first_group)
 		return TV_MAYBE;

@@ -25,6 +25,7 @@ enum sigma_conv {
 	SCONV_ASIS,
 	SCONV_INITIATED,
 	SCONV_PIPE_EVENT,
+	SCONV_RENAME_TARGET,
 };
 
 struct sigma_field {

@@ -162,6 +162,18 @@ int sigma_fview__get(struct match_scratch *ms, enum rw_field f, enum sigma_conv 
 	const struct rw_value *v = &ev->v[f];
 
 	memset(fv, 0, sizeof(*fv));
+	if (conv == SCONV_RENAME_TARGET) {
+		/* a rename's file.path is the old path: read where it landed */
+		const struct rw_value *a = &ev->v[RW_F_EVENT_ACTION];
+
+		if (rw_event__has(ev, RW_F_EVENT_ACTION) && rw_event__has(ev, RW_F_FILE_TARGET_PATH) &&
+		    value_in_arena(ms, RW_F_EVENT_ACTION) && a->len == 6 &&
+		    !memcmp(ev->arena + a->off, "rename", 6)) {
+			f = RW_F_FILE_TARGET_PATH;
+			v = &ev->v[f];
+		}
+		conv = SCONV_ASIS;
+	}
 	if (!rw_event__has(ev, f))
 		return 0;
 	if (conv != SCONV_ASIS) {

@@ -47,8 +47,11 @@ static void test_fields_map_to_schema(void **state)
 		    t != RW_T_STRA)
 			fail_msg("%s/%s maps to %s of an unmatchable type", sigma_cat_names[f->cat],
 				 f->name, rw_schema[f->ecs].name);
-		/* derived values are read from event.action */
-		if (f->conv != SCONV_ASIS)
+		/* derived values are read from event.action; RENAME_TARGET
+		 * from file.path, or file.target_path for a rename */
+		if (f->conv == SCONV_RENAME_TARGET)
+			assert_int_equal(f->ecs, RW_F_FILE_PATH);
+		else if (f->conv != SCONV_ASIS)
 			assert_int_equal(f->ecs, RW_F_EVENT_ACTION);
 		/* unique per category */
 		for (size_t j = 0; j < i; j++)
