@@ -97,8 +97,23 @@ int rwt_sensor_start(struct rwt_sensor *s, const char *const extra[])
 	argv[argc++] = "--events";
 	argv[argc++] = "--output";
 	argv[argc++] = s->out_path;
-	for (int i = 0; extra && extra[i] && argc < 62; i++)
+	bool own_state = true;
+
+	for (int i = 0; extra && extra[i] && argc < 60; i++) {
+		if (strcmp(extra[i], "--state-dir") == 0)
+			own_state = false;
 		argv[argc++] = extra[i];
+	}
+	/* a state directory of its own: crash counts, bad versions and the
+	 * last-known-good of one test never leak into another, nor into the
+	 * host's /var/lib/ringward */
+	if (own_state) {
+		snprintf(s->state_dir, sizeof(s->state_dir), "/tmp/ringward-test-state.XXXXXX");
+		if (!mkdtemp(s->state_dir))
+			return -errno;
+		argv[argc++] = "--state-dir";
+		argv[argc++] = s->state_dir;
+	}
 	argv[argc] = NULL;
 
 	s->pid = fork();
@@ -165,7 +180,10 @@ void rwt_sensor_free(struct rwt_sensor *s)
 	if (!getenv("RW_KEEP_OUTPUT")) {
 		unlink(s->out_path);
 		unlink(s->err_path);
+		if (s->state_dir[0])
+			rwt_rmtree(s->state_dir);
 	}
+	s->state_dir[0] = 0;
 }
 
 json_object *rwt_wait_for(struct rwt_sensor *s, rwt_pred pred, void *arg, int timeout_ms)

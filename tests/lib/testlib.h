@@ -27,6 +27,7 @@ struct rwt_sensor {
 	pid_t pid;
 	char out_path[256];
 	char err_path[256];
+	char state_dir[256];	/* made here unless the caller passes --state-dir */
 	json_object **recs;	/* every record read so far; owned here */
 	size_t n_recs, cap_recs;
 	long read_pos;
