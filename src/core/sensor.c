@@ -39,6 +39,7 @@
 #include "core/proc_table.h"
 #include "core/status_sock.h"
 #include "core/supervisor.h"
+#include "engine/content_sign.h"
 #include "engine/fault.h"
 
 #define MAX_WATCH	16
@@ -135,6 +136,7 @@ struct sensor {
 	const char *content[MAX_CONTENT];
 	int n_content;
 	const char *placeholders;
+	const char *trusted_keys;	/* --trusted-keys, the default, or NULL */
 	struct supervisor_opts svo;
 	struct supervisor *sv;
 	int ino_fd;
@@ -466,6 +468,14 @@ static void sensor_record(struct sensor *s, const char *kind, const char *action
 				 "and reporting on, content off", s->boot.unclean);
 			rw_event__set_cstr(ev, RW_F_EVENT_REASON, buf);
 		}
+		/* what the engine will accept; each content-loaded record
+		 * then says how the running content was signed */
+		if (s->trusted_keys)
+			snprintf(buf, sizeof(buf), "signed content required: trusted keys %s",
+				 s->trusted_keys);
+		else
+			snprintf(buf, sizeof(buf), "unsigned: no trusted key is configured");
+		rw_event__set_cstr(ev, RW_F_RW_CONTENT_SIGNING, buf);
 		for (unsigned i = 0; fault__name(i); i++)
 			if (s->test_faults & (1u << i))
 				rw_event__add_strv(ev, RW_F_RW_SENSOR_TEST_FAULTS, fault__name(i),
@@ -868,6 +878,10 @@ static void usage_run(FILE *f)
 "                       reload`, or a change under PATH.\n"
 "  --no-content         collect and write events only\n"
 "  --placeholders FILE  YAML name: [values] for the |expand modifier\n"
+"  --trusted-keys PATH  a public key file or a directory of *.pub: only content\n"
+"                       bundles signed by a trusted key load (default\n"
+"                       " RW_TRUSTED_DIR " when it holds a key; else\n"
+"                       unsigned content loads and the records say so)\n"
 "\n"
 "Fault containment (content runs in a sandboxed engine process):\n"
 "  --state-dir DIR      crash counts, bad versions, last-known-good content and\n"
@@ -929,6 +943,24 @@ static int opt_uint(const char *name, const char *v, unsigned *out)
 	return 0;
 }
 
+/* Does dir hold a public key (*.pub)? Only names: the engine reads keys. */
+static bool dir_has_key(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	bool found = false;
+
+	if (!d)
+		return false;
+	while (!found && (de = readdir(d))) {
+		size_t n = strlen(de->d_name);
+
+		found = de->d_name[0] != '.' && n > 4 && !strcmp(de->d_name + n - 4, ".pub");
+	}
+	closedir(d);
+	return found;
+}
+
 /* Start the engine (unless content is off): after collection is attached,
  * so that bad content never keeps the sensor from seeing. */
 static void start_detection(struct sensor *s, bool no_content)
@@ -949,6 +981,7 @@ static void start_detection(struct sensor *s, bool no_content)
 	s->svo.content = s->content;
 	s->svo.n_content = s->n_content;
 	s->svo.placeholders = s->placeholders;
+	s->svo.trusted_keys = s->trusted_keys;
 	s->svo.content_off = s->boot.safe_mode;
 	s->svo.test_faults = s->test_faults;
 	s->sv = supervisor__new(&s->svo, &host);
@@ -970,6 +1003,7 @@ int cmd_run(int argc, char **argv)
 		{ "no-content", no_argument, NULL, 'N' },
 		{ "placeholders", required_argument, NULL, 'P' },
 		{ "state-dir", required_argument, NULL, 'S' },
+		{ "trusted-keys", required_argument, NULL, 'K' },
 		{ "status-socket", required_argument, NULL, 'U' },
 		{ "engine-hang-ms", required_argument, NULL, 1 },
 		{ "engine-memory-mb", required_argument, NULL, 2 },
@@ -1032,6 +1066,7 @@ int cmd_run(int argc, char **argv)
 		case 'N': no_content = true; break;
 		case 'P': s->placeholders = optarg; break;
 		case 'S': s->state_dir = optarg; break;
+		case 'K': s->trusted_keys = optarg; break;
 		case 'U': s->status_path = optarg; break;
 		case 1: err = opt_uint("engine-hang-ms", optarg, &s->svo.hang_ms); break;
 		case 2: err = opt_uint("engine-memory-mb", optarg, &s->svo.mem_mb); break;
@@ -1061,6 +1096,8 @@ int cmd_run(int argc, char **argv)
 		goto cleanup;
 	}
 	s->svo.ring_bytes = (size_t)ring_mb << 20;
+	if (!s->trusted_keys && dir_has_key(RW_TRUSTED_DIR))
+		s->trusted_keys = RW_TRUSTED_DIR;
 	if (geteuid() != 0)
 		fprintf(stderr, "ringward run: not root: eBPF and fanotify hooks will be refused\n");
 	if (s->test_faults)

@@ -135,6 +135,13 @@ struct supervisor {
 	char refused_id[SV_ID_LEN];	/* last bad version refused (said once) */
 	uint64_t lkg_seq, lkg_inflight;
 	char lkg_failed_id[SV_ID_LEN];
+	/* of the running set, as its content-loaded record said */
+	char signing[256];		/* "signed by ...", or why not */
+	int64_t expires;		/* unix seconds; 0: none */
+	char expiring[ENGINE_LABEL];	/* the bundle that expires first */
+	int64_t expired_said;		/* expiry already alerted (with expiring) */
+	char expired_said_label[ENGINE_LABEL];
+	uint64_t next_expiry_check_ns;
 
 	/* failures */
 	struct failure fails[MAX_FAILS];
@@ -735,6 +742,68 @@ static void take_alert(struct supervisor *sv, const struct wire_hdr *h)
 	sv->host.write(sv->host.ctx, ev);
 }
 
+/* Signing and expiry of the set that just became the engine's running
+ * one (a content-loaded record swaps it in). */
+static void note_loaded(struct supervisor *sv, const struct rw_event *ev)
+{
+	size_t n;
+	const char *s = rw_event__str(ev, RW_F_RW_CONTENT_SIGNING, &n);
+	int64_t ns = rw_event__int(ev, RW_F_RW_CONTENT_EXPIRES, 0);
+
+	if (n >= sizeof(sv->signing))
+		n = sizeof(sv->signing) - 1;
+	memcpy(sv->signing, s ? s : "", s ? n : 0);
+	sv->signing[s ? n : 0] = 0;
+	sv->expires = ns > 0 ? ns / 1000000000LL : 0;
+	s = rw_event__str(ev, RW_F_RW_CONTENT_EXPIRING, &n);
+	if (n >= sizeof(sv->expiring))
+		n = sizeof(sv->expiring) - 1;
+	memcpy(sv->expiring, s ? s : "", s ? n : 0);
+	sv->expiring[s ? n : 0] = 0;
+	sv->next_expiry_check_ns = 0;	/* check on the next tick */
+}
+
+/* Stale content keeps running (it is the last-known-good: nothing newer
+ * loaded), and says so once per bundle version and expiry. */
+static void check_expiry(struct supervisor *sv, uint64_t now)
+{
+	struct rw_event *ev;
+	char reason[512], when[32];
+	long long t = (long long)time(NULL);
+	struct tm tm;
+	time_t tt;
+
+	if (now < sv->next_expiry_check_ns)
+		return;
+	sv->next_expiry_check_ns = now + 1000000000ULL;
+	if (!sv->expires || t < sv->expires ||
+	    (sv->expired_said == sv->expires && !strcmp(sv->expired_said_label, sv->expiring)))
+		return;
+	sv->expired_said = sv->expires;
+	copy_str(sv->expired_said_label, sizeof(sv->expired_said_label), sv->expiring);
+	tt = (time_t)sv->expires;
+	gmtime_r(&tt, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	ev = rec_begin(sv, "alert", "configuration", "info", "ringward-content-expired");
+	snprintf(reason, sizeof(reason), "content bundle %s expired at %s; it keeps running as "
+		 "the last-known-good content until a newer bundle is installed",
+		 sv->expiring, when);
+	rw_event__set_cstr(ev, RW_F_EVENT_REASON, reason);
+	rw_event__set_int(ev, RW_F_EVENT_SEVERITY, 3);
+	rw_event__set_cstr(ev, RW_F_RULE_ID, "ringward-content-expired");
+	rw_event__set_cstr(ev, RW_F_RULE_NAME, "ringward-content-expired");
+	rw_event__set_cstr(ev, RW_F_RULE_DESCRIPTION,
+			   "The running detection content is past the expiry its manifest "
+			   "states: no newer content reached this host in time.");
+	rw_event__set_cstr(ev, RW_F_RW_RULE_LEVEL, "medium");
+	set_version(ev, sv->active_id, sv->active_label);
+	rw_event__set_cstr(ev, RW_F_RW_CONTENT_EXPIRING, sv->expiring);
+	rw_event__set_time(ev, RW_F_RW_CONTENT_EXPIRES, (uint64_t)sv->expires * 1000000000ULL);
+	if (sv->signing[0])
+		rw_event__set_cstr(ev, RW_F_RW_CONTENT_SIGNING, sv->signing);
+	sv->host.write(sv->host.ctx, ev);
+}
+
 static void take_record(struct supervisor *sv, const struct wire_hdr *h)
 {
 	static const char *const allowed[] = { "content-loaded", "content-load-failed",
@@ -770,6 +839,8 @@ static void take_record(struct supervisor *sv, const struct wire_hdr *h)
 	}
 	if (sv->f.lkg_id[0])
 		rw_event__set_cstr(ev, RW_F_RW_CONTENT_LKG, sv->f.lkg_id);
+	if (!lkg && action_is(ev, "content-loaded"))
+		note_loaded(sv, ev);
 	sv->host.write(sv->host.ctx, ev);
 }
 
@@ -891,6 +962,8 @@ static int spawn(struct supervisor *sv, int which, const char *id)
 	err |= add_arg(argv, &argc, "--store=%s", sv->store_dir);
 	if (sv->o.placeholders)
 		err |= add_arg(argv, &argc, "--placeholders=%s", sv->o.placeholders);
+	if (sv->o.trusted_keys)
+		err |= add_arg(argv, &argc, "--trusted-keys=%s", sv->o.trusted_keys);
 	err |= add_arg(argv, &argc, "--as-mb=%u", sv->o.mem_mb * 4 + (unsigned)(sv->m.ring_len >> 20) +
 		       (unsigned)(sv->m.ctl_len >> 20) + 256);
 	if (sv->o.test_faults)
@@ -1316,6 +1389,26 @@ static void check_health(struct supervisor *sv, uint64_t now)
 	}
 }
 
+/* Configured content that fails to load while nothing runs (at a start,
+ * or after every load so far failed): run the last-known-good copy
+ * instead, so that a bad update never leaves the host without detection.
+ * The engine says so in its content-loaded record (source
+ * last-known-good); a later reload of the configured content replaces
+ * it. */
+static void fall_back_to_lkg(struct supervisor *sv)
+{
+	char lkg[PATH_MAX];
+	struct gen *g;
+
+	if (!lkg_dir(sv, lkg, sizeof(lkg)) || !sv->f.lkg_id[0] || bad_find(&sv->f, sv->f.lkg_id))
+		return;
+	g = gen_new(sv, ENGINE_CONTENT_LKG, true, sv->f.lkg_id);
+	if (shm_ring__put(&sv->m.ev, WIRE_RELOAD, g->gen, ENGINE_CONTENT_LKG, NULL, 0))
+		sv->next_gen--;	/* ring full: the next failed load tries again */
+	else
+		sv->pending_wake = true;
+}
+
 /* Act on finished loads: a set that loaded is the active content. */
 static void check_loads(struct supervisor *sv)
 {
@@ -1327,6 +1420,11 @@ static void check_loads(struct supervisor *sv)
 		return;
 	sv->seen_done_gen = done;
 	g = gen_find(sv, done);
+	if (g && atomic_load(&c->load_result) != 0 && g->which == ENGINE_CONTENT_CONFIGURED &&
+	    !sv->active_id[0]) {
+		fall_back_to_lkg(sv);
+		return;
+	}
 	if (!g || atomic_load(&c->load_result) != 0 || atomic_load(&c->loaded_gen) != done)
 		return;
 	if (strcmp(sv->active_id, g->id)) {
@@ -1437,6 +1535,8 @@ void supervisor__tick(struct supervisor *sv)
 		}
 	}
 	drain_alerts(sv);
+	if (sv->pid > 0)
+		check_expiry(sv, now);
 	if (sv->pid > 0 && sv->pending_wake) {
 		uint64_t one = 1;
 
@@ -1805,6 +1905,14 @@ void supervisor__status_json(struct supervisor *sv, struct strbuf *sb)
 		json_str(sb, "label", sv->active_label);
 		strbuf__append(sb, ",", 1);
 		json_str(sb, "source", which_name(sv->active_which));
+		strbuf__append(sb, ",", 1);
+		json_str(sb, "signing", sv->signing);
+		if (sv->expires) {
+			strbuf__append(sb, ",", 1);
+			json_time(sb, "expires", sv->expires);
+			strbuf__appendf(sb, ",\"expired\":%s",
+					(long long)time(NULL) >= sv->expires ? "true" : "false");
+		}
 		strbuf__appendf(sb, ",\"rules\":%u}", atomic_load(&c->loaded_rules));
 	} else {
 		strbuf__append(sb, "null", 4);

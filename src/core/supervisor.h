@@ -57,6 +57,8 @@ struct supervisor_opts {
 	const char *const *content;	/* the operator's content paths */
 	int n_content;
 	const char *placeholders;	/* or NULL */
+	const char *trusted_keys;	/* key file or directory of *.pub: only
+					 * bundles signed by one load; or NULL */
 	bool content_off;		/* safe mode: run no engine at all */
 	unsigned hang_ms;		/* 0: 2000 */
 	unsigned load_timeout_ms;	/* 0: 60000 */

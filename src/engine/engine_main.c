@@ -32,6 +32,7 @@
 #include "engine/alert.h"
 #include "engine/content_store.h"
 #include "engine/fault.h"
+#include "engine/guardrails.h"
 #include "engine/ruleset.h"
 #include "engine/sandbox.h"
 #include "engine/sigma.h"
@@ -49,6 +50,7 @@ struct engine {
 	const char *content[MAX_PATHS];
 	int n_content;
 	const char *lkg_dir, *store_dir, *placeholders;
+	const char *trusted;	/* trusted key file or directory, or NULL */
 	uint64_t start_gen;	/* RELOAD records up to this one are stale */
 
 	struct ruleset *rs;
@@ -178,6 +180,61 @@ static int paths_of(struct engine *e, int which, const char **paths)
 	return e->n_content;
 }
 
+/* "signed by KEY[,KEY]" when every rule came from a bundle a trusted key
+ * signed, else why not (ruleset__signing_state()). */
+static void signing_of(const struct ruleset *rs, char *buf, size_t size)
+{
+	struct ruleset_signing sg;
+	size_t used;
+
+	ruleset__signing(rs, &sg);
+	if (!sg.all_signed) {
+		snprintf(buf, size, "%s", ruleset__signing_state(rs));
+		return;
+	}
+	used = (size_t)snprintf(buf, size, "signed by ");
+	for (size_t i = 0; i < ruleset__bundles(rs) && used < size; i++) {
+		const struct content_info *ci = ruleset__content_info(rs, i);
+		bool dup = false;
+		int n;
+
+		if (!ci->key_id)
+			continue;
+		for (size_t j = 0; j < i && !dup; j++) {
+			const struct content_info *cj = ruleset__content_info(rs, j);
+
+			dup = cj->key_id && !strcmp(cj->key_id, ci->key_id);
+		}
+		if (dup)
+			continue;
+		n = snprintf(buf + used, size - used, "%s%s", used > 10 ? "," : "", ci->key_id);
+		if (n < 0)
+			break;
+		used += (size_t)n;
+	}
+}
+
+/* The earliest expiry among the bundles of rs, and which bundle it is: the
+ * core compares it with the clock and raises the stale-content alert. */
+static void expiry_of(const struct ruleset *rs, struct rw_event *ev)
+{
+	const struct content_info *first = NULL;
+	char label[160];
+
+	for (size_t i = 0; i < ruleset__bundles(rs); i++) {
+		const struct content_info *ci = ruleset__content_info(rs, i);
+
+		if (ci->expires > 0 && (!first || ci->expires < first->expires))
+			first = ci;
+	}
+	if (!first)
+		return;
+	rw_event__set_time(ev, RW_F_RW_CONTENT_EXPIRES, (uint64_t)first->expires * 1000000000ULL);
+	snprintf(label, sizeof(label), "%s@%lld", first->name ? first->name : "?",
+		 (long long)first->version);
+	rw_event__set_cstr(ev, RW_F_RW_CONTENT_EXPIRING, label);
+}
+
 static void content_rec(struct engine *e, const char *action, bool ok, const char *reason,
 			const char *const *paths, int n, const struct ruleset *rs,
 			const struct diag *d)
@@ -205,6 +262,9 @@ static void content_rec(struct engine *e, const char *action, bool ok, const cha
 			rw_event__set_cstr(ev, RW_F_RW_CONTENT_LABEL, line);
 		rw_event__set_int(ev, RW_F_RW_CONTENT_RULES, (int64_t)ruleset__count(rs));
 		rw_event__set_int(ev, RW_F_RW_CONTENT_FILES, (int64_t)ruleset__files(rs));
+		signing_of(rs, line, sizeof(line));
+		rw_event__set_cstr(ev, RW_F_RW_CONTENT_SIGNING, line);
+		expiry_of(rs, ev);
 	}
 	for (size_t i = 0; d && i < d->n && i < MAX_DIAG; i++) {
 		diag__format(&d->v[i], line, sizeof(line));
@@ -217,7 +277,12 @@ static void content_rec(struct engine *e, const char *action, bool ok, const cha
  * loaded. Reports the outcome in shared memory and as a record. */
 static void load(struct engine *e, int which, uint64_t gen)
 {
-	struct ruleset_opts ro = { .placeholders_path = e->placeholders };
+	struct ruleset_opts ro = { .placeholders_path = e->placeholders,
+				   .trusted_keys = &e->trusted, .n_trusted_keys = e->trusted ? 1 : 0,
+				   /* the anti-rollback floor lives in the store, the
+				    * one place the engine may write */
+				   .versions_dir = e->store_dir,
+				   .last_known_good = which == ENGINE_CONTENT_LKG };
 	const char *paths[MAX_PATHS];
 	int n = paths_of(e, which, paths);
 	struct ruleset *rs = NULL;
@@ -273,7 +338,8 @@ static void load(struct engine *e, int which, uint64_t gen)
 /* Save the running (operator's) content as the last-known-good copy. */
 static void save_lkg(struct engine *e, uint64_t seq)
 {
-	struct ruleset_opts ro = { .placeholders_path = e->placeholders };
+	struct ruleset_opts ro = { .placeholders_path = e->placeholders,
+				   .trusted_keys = &e->trusted, .n_trusted_keys = e->trusted ? 1 : 0 };
 	const char *paths[MAX_PATHS];
 	int n = paths_of(e, ENGINE_CONTENT_CONFIGURED, paths), err = -ENOENT;
 	struct diag d;
@@ -382,7 +448,8 @@ static void usage(FILE *f)
 	fprintf(f,
 "usage: ringward engine --ctl-fd N --ring-fd N --wake-fd N --core-pid PID\n"
 "                       [--content PATH]... [--lkg DIR] [--store DIR]\n"
-"                       [--placeholders FILE] [--start configured|lkg|none]\n"
+"                       [--placeholders FILE] [--trusted-keys PATH]\n"
+"                       [--start configured|lkg|none]\n"
 "                       [--gen N] [--as-mb N] [--test-faults MASK]\n"
 "The detection engine process. Internal: started by `ringward run`, which\n"
 "hands it shared memory; not meant to be run by hand.\n");
@@ -390,7 +457,7 @@ static void usage(FILE *f)
 
 static int sandbox(struct engine *e, uint64_t as_mb)
 {
-	const char *ro[MAX_PATHS + 2];
+	const char *ro[MAX_PATHS + 3];
 	const char *rw[1];
 	struct sandbox_opts so = { .ro_paths = ro, .rw_paths = rw, .nofile = 256,
 				   .as_bytes = as_mb << 20, .fsize_bytes = 1ULL << 30 };
@@ -403,6 +470,8 @@ static int sandbox(struct engine *e, uint64_t as_mb)
 		ro[so.n_ro++] = e->lkg_dir;
 	if (e->placeholders)
 		ro[so.n_ro++] = e->placeholders;
+	if (e->trusted)
+		ro[so.n_ro++] = e->trusted;
 	if (e->store_dir)
 		rw[so.n_rw++] = e->store_dir;
 	atomic_store(&e->c->phase, ENGINE_PHASE_SANDBOX);
@@ -418,6 +487,21 @@ static int sandbox(struct engine *e, uint64_t as_mb)
 	return err;
 }
 
+/* The guardrails' protected targets (package lists, system binaries) are
+ * read now: the sandbox hides them, and the engine must refuse exactly
+ * what `ringward validate` refuses. */
+static void prepare_guardrails(void)
+{
+	struct guard_opts go = { 0 };
+	struct diag d;
+
+	diag__init(&d);
+	if (guardrails__prepare(&go, &d))
+		fprintf(stderr, "ringward engine: guardrails: out of memory\n");
+	diag__print(&d, stderr);
+	diag__free(&d);
+}
+
 int cmd_engine(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -429,6 +513,7 @@ int cmd_engine(int argc, char **argv)
 		{ "lkg", required_argument, NULL, 'l' },
 		{ "store", required_argument, NULL, 's' },
 		{ "placeholders", required_argument, NULL, 'P' },
+		{ "trusted-keys", required_argument, NULL, 'T' },
 		{ "start", required_argument, NULL, 'S' },
 		{ "gen", required_argument, NULL, 'g' },
 		{ "as-mb", required_argument, NULL, 'a' },
@@ -459,6 +544,7 @@ int cmd_engine(int argc, char **argv)
 		case 'l': e->lkg_dir = optarg; break;
 		case 's': e->store_dir = optarg; break;
 		case 'P': e->placeholders = optarg; break;
+		case 'T': e->trusted = optarg; break;
 		case 'S':
 			start = !strcmp(optarg, "configured") ? ENGINE_CONTENT_CONFIGURED :
 				!strcmp(optarg, "lkg") ? ENGINE_CONTENT_LKG :
@@ -500,6 +586,7 @@ int cmd_engine(int argc, char **argv)
 	atomic_store(&e->c->cur_rule, ENGINE_NO_RULE);
 	beat(e);
 
+	prepare_guardrails();
 	if (sandbox(e, as_mb))
 		return 4;
 	fault__switches = faults;	/* test only; 0 unless run --test-faults */

@@ -41,13 +41,13 @@ static const char rule_fmt[] =
 	"    condition: selection\n";
 
 /* Write a file atomically (temp + rename), as an operator's tool would. */
-static void put_file(const char *name, const char *text)
+static void put_file_in(const char *d, const char *name, const char *text)
 {
 	char path[512], tmp[512];
 	int fd;
 
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name);
+	snprintf(path, sizeof(path), "%s/%s", d, name);
+	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", d, name);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
@@ -55,13 +55,37 @@ static void put_file(const char *name, const char *text)
 	assert_int_equal(rename(tmp, path), 0);
 }
 
-static void put_rule(const char *name, const char *id, const char *marker)
+static void put_file(const char *name, const char *text)
+{
+	put_file_in(dir, name, text);
+}
+
+static void put_rule_in(const char *d, const char *name, const char *id, const char *marker)
 {
 	char text[2048];
 
 	snprintf(text, sizeof(text), rule_fmt, marker, id, marker);
-	put_file(name, text);
+	put_file_in(d, name, text);
 }
+
+static void put_rule(const char *name, const char *id, const char *marker)
+{
+	put_rule_in(dir, name, id, marker);
+}
+
+static const char bad_rule[] =
+	"title: bad\n"
+	"id: 0a7c1d2e-0000-4000-8000-00000000000c\n"
+	"status: test\n"
+	"author: ringward tests\n"
+	"level: low\n"
+	"logsource:\n"
+	"    category: process_creation\n"
+	"    product: linux\n"
+	"detection:\n"
+	"    selection:\n"
+	"        NoSuchField: x\n"
+	"    condition: selection\n";
 
 static void run_true(const char *marker)
 {
@@ -238,19 +262,7 @@ static void test_bad_content_keeps_running_set(void **state)
 	}
 	before = count_content("content-load-failed");
 	/* a rule naming a field this sensor does not supply (line 11, col 9) */
-	put_file("c.yml",
-		 "title: bad\n"
-		 "id: 0a7c1d2e-0000-4000-8000-00000000000c\n"
-		 "status: test\n"
-		 "author: ringward tests\n"
-		 "level: low\n"
-		 "logsource:\n"
-		 "    category: process_creation\n"
-		 "    product: linux\n"
-		 "detection:\n"
-		 "    selection:\n"
-		 "        NoSuchField: x\n"
-		 "    condition: selection\n");
+	put_file("c.yml", bad_rule);
 	fail = wait_content("content-load-failed", -1, before + 1);
 	assert_non_null(fail);
 	assert_string_equal(rwt_str(fail, "event.outcome"), "failure");
@@ -302,6 +314,81 @@ static void test_reload_command_and_no_gap(void **state)
 	assert_true(count_content("content-loaded") >= loaded_before + 2);
 }
 
+/* A record with event.action == action and, when field is set, that value. */
+struct rec_want {
+	const char *action, *field, *value;
+};
+
+static bool is_rec(json_object *rec, void *arg)
+{
+	struct rec_want *w = arg;
+	const char *a = rwt_str(rec, "event.action"), *v;
+
+	if (!a || strcmp(a, w->action))
+		return false;
+	if (!w->field)
+		return true;
+	v = rwt_str(rec, w->field);
+	return v && !strcmp(v, w->value);
+}
+
+/* The last content that loaded is used at the next start when the
+ * configured content then fails to load: a bad update never leaves the
+ * host without detection. Its own sensor and state directory. */
+static struct rwt_sensor s2;	/* test_lkg_used_at_start's own sensor */
+static char *cdir, *sdir;
+
+static int lkg_teardown(void **state)
+{
+	rwt_sensor_free(&s2);	/* stops it when still running */
+	rwt_rmtree(cdir);
+	rwt_rmtree(sdir);
+	free(cdir);
+	free(sdir);
+	cdir = sdir = NULL;
+	return 0;
+}
+
+static void test_lkg_used_at_start(void **state)
+{
+	const char *id = "0a7c1d2e-0000-4000-8000-0000000000d1";
+	struct alert_want aw = { id, "rw-live-lkg-marker" };
+	struct rec_want lkg_saved = { "content-lkg-saved", NULL, NULL };
+	struct rec_want failed = { "content-load-failed", NULL, NULL };
+	struct rec_want from_lkg = { "content-loaded", "ringward.content.source", "last-known-good" };
+	int st;
+
+	if (skip_if_needed()) {
+		skip();
+		return;
+	}
+	cdir = rwt_mkdtemp("lkg-content");
+	sdir = rwt_mkdtemp("lkg-state");
+	assert_non_null(cdir);
+	assert_non_null(sdir);
+	{
+		const char *args[] = { "--content", cdir, "--state-dir", sdir, "--lkg-after", "1",
+				       NULL };
+
+		put_rule_in(cdir, "a.yml", id, "rw-live-lkg-marker");
+		assert_int_equal(rwt_sensor_start(&s2, args), 0);
+		assert_non_null(rwt_wait_for(&s2, is_rec, &lkg_saved, WAIT_MS));
+		st = rwt_sensor_stop(&s2);
+		rwt_sensor_free(&s2);
+		assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+
+		/* the update that breaks it, then a restart */
+		put_file_in(cdir, "b.yml", bad_rule);
+		assert_int_equal(rwt_sensor_start(&s2, args), 0);
+	}
+	assert_non_null(rwt_wait_for(&s2, is_rec, &failed, WAIT_MS));
+	assert_non_null(rwt_wait_for(&s2, is_rec, &from_lkg, WAIT_MS));
+	run_true("rw-live-lkg-marker");
+	assert_non_null(rwt_wait_for(&s2, is_alert, &aw, WAIT_MS));
+	st = rwt_sensor_stop(&s2);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -309,6 +396,7 @@ int main(void)
 		cmocka_unit_test(test_new_rule_on_dir_change),
 		cmocka_unit_test(test_bad_content_keeps_running_set),
 		cmocka_unit_test(test_reload_command_and_no_gap),
+		cmocka_unit_test_teardown(test_lkg_used_at_start, lkg_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
