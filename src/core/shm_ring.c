@@ -205,6 +205,30 @@ int64_t shm_ring__used(const struct shm_ring *r)
 	return used > r->size ? -EPROTO : (int64_t)used;
 }
 
+int64_t shm_ring__pending(const struct shm_ring *r, uint16_t type)
+{
+	int64_t used = shm_ring__used(r);
+	uint64_t pos, end = r->mine;
+	int64_t n = 0;
+
+	if (!r->producer || used < 0)
+		return -EPROTO;
+	/* walk from the consumer's position to ours; every length checked:
+	 * the consumer's index is the other side's word */
+	for (pos = end - (uint64_t)used; pos < end;) {
+		uint64_t off = pos & (r->size - 1);
+		const struct wire_hdr *h = (const struct wire_hdr *)(r->data + off);
+
+		if (r->size - off < sizeof(uint64_t) || h->len < sizeof(uint64_t) || h->len % 8 ||
+		    h->len > r->size - off || h->len > end - pos)
+			return -EPROTO;
+		if (h->type == type)
+			n++;
+		pos += h->len;
+	}
+	return n;
+}
+
 /* Room for a contiguous record of need bytes: a PAD to the end first when
  * it would not fit there. Returns where to write it, or NULL with *err. */
 static uint8_t *reserve(struct shm_ring *r, size_t need, int *err)

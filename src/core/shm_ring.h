@@ -205,6 +205,10 @@ void shm_ring__init(struct shm_ring *r, struct ring_idx *idx, uint8_t *data, uin
  * consumer: from its own cons and the shared prod). -EPROTO when the
  * other side's index is out of range. */
 int64_t shm_ring__used(const struct shm_ring *r);
+/* Producer: the records of this type still waiting for the consumer, or
+ * -EPROTO when the waiting part does not check out (the consumer's index
+ * or a record's length out of range). Bounded by the ring's size. */
+int64_t shm_ring__pending(const struct shm_ring *r, uint16_t type);
 
 /* Bytes one event takes on the wire. */
 size_t wire__event_size(const struct rw_event *ev);

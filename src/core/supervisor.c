@@ -1685,6 +1685,22 @@ fail:
 	return NULL;
 }
 
+/* Events still in the ring when the sensor stops (no engine was running,
+ * or it was killed at the stop deadline) were never evaluated: count them,
+ * so that a loss is never silent. */
+static void count_unevaluated(struct supervisor *sv)
+{
+	int64_t n;
+
+	if (!sv->m.ctl)
+		return;
+	n = shm_ring__pending(&sv->m.ev, WIRE_EVENT);
+	if (n > 0)
+		sv->c[RW_C_DROP_ENGINE_AT_STOP] += (uint64_t)n;
+	else if (n < 0)
+		sv->c[RW_C_DROP_ENGINE_RECORD]++;
+}
+
 void supervisor__stop(struct supervisor *sv, unsigned max_ms)
 {
 	uint64_t deadline;
@@ -1693,8 +1709,10 @@ void supervisor__stop(struct supervisor *sv, unsigned max_ms)
 	if (!sv)
 		return;
 	sv->stopping = true;
-	if (sv->pid <= 0)
+	if (sv->pid <= 0) {
+		count_unevaluated(sv);
 		return;
+	}
 	/* after everything queued: the engine finishes, then exits (a full
 	 * ring takes the record once the engine has made room) */
 	sent = shm_ring__put(&sv->m.ev, WIRE_STOP, 0, 0, NULL, 0) == 0;
@@ -1716,6 +1734,7 @@ void supervisor__stop(struct supervisor *sv, unsigned max_ms)
 		nanosleep(&ts, NULL);
 	}
 	drain_alerts(sv);
+	count_unevaluated(sv);
 }
 
 void supervisor__free(struct supervisor *sv)
@@ -1757,6 +1776,7 @@ void supervisor__counters(struct supervisor *sv, uint64_t c[RW_C__COUNT])
 {
 	static const enum rw_counter ours[] = {
 		RW_C_DROP_ENGINE_RING_FULL, RW_C_DROP_ENGINE_POISON, RW_C_DROP_ENGINE_RECORD,
+		RW_C_DROP_ENGINE_AT_STOP,
 		RW_C_CONTENT_RELOADS, RW_C_CONTENT_RELOAD_FAILURES, RW_C_CONTENT_LOAD_FAILURES,
 		RW_C_CONTENT_REFUSED, RW_C_CONTENT_ROLLBACKS, RW_C_ENGINE_QUEUED,
 		RW_C_ENGINE_STARTS, RW_C_ENGINE_FAIL_CRASH, RW_C_ENGINE_FAIL_HANG,

@@ -461,6 +461,45 @@ static void test_kill_restart_no_loss(void **state)
 	world_free(&w);
 }
 
+/* Events still in the ring when the sensor stops, with its engine unable
+ * to take them, are counted as lost, never dropped silently. */
+static void test_unevaluated_counted_at_stop(void **state)
+{
+	static struct world w;
+	const char *more[] = { "--engine-hang-ms", "60000", NULL };
+	struct rwt_match stopped = { "sensor-stopped", 0, NULL, NULL };
+	json_object *rec, *c, *v;
+	pid_t engine;
+	const int n = 20;
+	int st;
+
+	if (skip_if_needed()) {
+		skip();
+		return;
+	}
+	world_init(&w);
+	put_rule(&w, "count.yml", ID_COUNT, "rw-cont-stop", NULL, NULL);
+	world_start(&w, more);
+	assert_non_null(wait_rec(&w, "content-loaded", NULL, NULL, 1));
+	engine = engine_pid(&w, 1);
+	assert_true(engine > 0);
+	assert_int_equal(kill(engine, SIGSTOP), 0);
+	for (int i = 0; i < n; i++)
+		run_true("rw-cont-stop");
+	/* the engine cannot finish the ring: it is killed at the stop deadline */
+	st = rwt_sensor_stop(&w.s);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	rec = rwt_wait_for(&w.s, rwt_match_action, &stopped, 0);
+	assert_non_null(rec);
+	c = rwt_get(rec, "ringward.counters");
+	assert_non_null(c);
+	assert_true(json_object_object_get_ex(c, "drops.engine.unevaluated_at_stop", &v));
+	/* at least the n execs (their forks and exits are in the ring too) */
+	assert_true(json_object_get_int64(v) >= n);
+	assert_int_equal(count_alerts(&w, ID_COUNT, "rw-cont-stop"), 0);
+	world_free(&w);
+}
+
 /* A rule that spins forever: the engine is killed for the hang, and the
  * record names the rule. */
 static void test_hang_detected(void **state)
@@ -958,6 +997,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_engine_sandbox, teardown),
 		cmocka_unit_test_teardown(test_kill_restart_no_loss, teardown),
+		cmocka_unit_test_teardown(test_unevaluated_counted_at_stop, teardown),
 		cmocka_unit_test_teardown(test_hang_detected, teardown),
 		cmocka_unit_test_teardown(test_runaway_memory, teardown),
 		cmocka_unit_test_teardown(test_fault_refused_without_flag, teardown),
