@@ -1131,6 +1131,19 @@ void bpf_source__stop(struct bpf_source *b)
 	free(b);
 }
 
+int bpf_source__unprotect_pid(struct bpf_source *b, pid_t pid)
+{
+	struct tamper_bpf *t;
+	__u32 key = (__u32)pid;
+
+	if (!b || !b->u[U_TAMPER].skel || !hook_in_force(b, U_TAMPER, "bpf:signal_generate"))
+		return -ENOENT;
+	t = b->u[U_TAMPER].skel;
+	if (bpf_map_delete_elem(bpf_map__fd(t->maps.protected), &key))
+		return -errno;
+	return 0;
+}
+
 int bpf_source__protect_pid(struct bpf_source *b, pid_t pid)
 {
 	struct tamper_bpf *t;

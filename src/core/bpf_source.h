@@ -41,5 +41,7 @@ void bpf_source__stop(struct bpf_source *b);
 /* Report signals generated for process pid (tgid). -ENOENT when the
  * signal hook is not loaded, -ENOSPC when the map is full. */
 int bpf_source__protect_pid(struct bpf_source *b, pid_t pid);
+/* Stop reporting them (the process is gone). */
+int bpf_source__unprotect_pid(struct bpf_source *b, pid_t pid);
 
 #endif

@@ -849,6 +849,19 @@ static void on_tick(struct sensor *s, int fd, uint32_t events, void *ctx)
 }
 
 /* The supervisor's records and the engine's alerts, checked by it. */
+/* The engine is one of the sensor's processes: signals aimed at it are
+ * tamper-relevant too. Its pid leaves the kernel's map when it is reaped
+ * (the map is small, and pids are reused). */
+static void sv_engine_pid(void *ctx, pid_t pid, bool alive)
+{
+	struct sensor *s = ctx;
+
+	if (alive)
+		bpf_source__protect_pid(s->bpf, pid);
+	else
+		bpf_source__unprotect_pid(s->bpf, pid);
+}
+
 static void sv_write(void *ctx, struct rw_event *rec)
 {
 	struct sensor *s = ctx;
@@ -965,7 +978,7 @@ static bool dir_has_key(const char *dir)
  * so that bad content never keeps the sensor from seeing. */
 static void start_detection(struct sensor *s, bool no_content)
 {
-	struct supervisor_host host = { .ctx = s, .write = sv_write };
+	struct supervisor_host host = { .ctx = s, .write = sv_write, .engine_pid = sv_engine_pid };
 
 	if (no_content) {
 		s->n_content = 0;

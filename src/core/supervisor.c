@@ -1001,6 +1001,8 @@ static int spawn(struct supervisor *sv, int which, const char *id)
 		goto cleanup;
 
 	sv->pid = sv->last_pid = pid;
+	if (sv->host.engine_pid)
+		sv->host.engine_pid(sv->host.ctx, pid, true);
 	sv->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	snprintf(path, sizeof(path), "/proc/%d/statm", (int)pid);
 	sv->statm_fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -1261,6 +1263,8 @@ static void reap(struct supervisor *sv, const siginfo_t *si)
 	if (sv->statm_fd >= 0)
 		close(sv->statm_fd);
 	sv->pidfd = sv->statm_fd = -1;
+	if (sv->host.engine_pid && sv->pid > 0)
+		sv->host.engine_pid(sv->host.ctx, sv->pid, false);
 	sv->pid = 0;
 	/* what it wrote before it died is good: take it before the ring is
 	 * reset for the next one */

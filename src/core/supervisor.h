@@ -79,6 +79,9 @@ struct supervisor_host {
 	/* Write a record the supervisor built or received from the engine
 	 * (checked): the host adds its sequence and host fields. */
 	void (*write)(void *ctx, struct rw_event *rec);
+	/* An engine process started (alive) or was reaped (!alive), so the
+	 * host can watch what is done to it (signals); may be NULL. */
+	void (*engine_pid)(void *ctx, pid_t pid, bool alive);
 };
 
 struct supervisor;

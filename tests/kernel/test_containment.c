@@ -500,6 +500,42 @@ static void test_unevaluated_counted_at_stop(void **state)
 	world_free(&w);
 }
 
+/* The engine is one of the sensor's processes: a signal aimed at it is
+ * reported like one aimed at the core (SIGURG: ignored by default). */
+static void test_signal_to_engine_reported(void **state)
+{
+	static struct world w;
+	const char *more[] = { "--hooks", "process,tamper", NULL };
+	pid_t engine;
+	struct rwt_match sig = { "signal", 0, NULL, NULL };
+	json_object *rec = NULL;
+
+	if (skip_if_needed()) {
+		skip();
+		return;
+	}
+	world_init(&w);
+	put_rule(&w, "count.yml", ID_COUNT, "rw-cont-sig", NULL, NULL);
+	world_start(&w, more);
+	assert_non_null(wait_rec(&w, "content-loaded", NULL, NULL, 1));
+	engine = engine_pid(&w, 1);
+	assert_true(engine > 0);
+	assert_int_equal(kill(engine, SIGURG), 0);
+	for (int waited = 0; waited < WAIT_MS && !rec; waited += 50) {
+		rwt_sensor_poll(&w.s);
+		for (size_t i = 0; i < w.s.n_recs && !rec; i++)
+			if (rwt_match_action(w.s.recs[i], &sig) &&
+			    rwt_int(w.s.recs[i], "ringward.target.process.pid", 0) == engine)
+				rec = w.s.recs[i];
+		if (!rec)
+			usleep(50 * 1000);
+	}
+	assert_non_null(rec);
+	assert_int_equal(rwt_int(rec, "ringward.signal.number", 0), SIGURG);
+	assert_int_equal(rwt_int(rec, "process.pid", 0), getpid());
+	world_free(&w);
+}
+
 /* A rule that spins forever: the engine is killed for the hang, and the
  * record names the rule. */
 static void test_hang_detected(void **state)
@@ -998,6 +1034,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_engine_sandbox, teardown),
 		cmocka_unit_test_teardown(test_kill_restart_no_loss, teardown),
 		cmocka_unit_test_teardown(test_unevaluated_counted_at_stop, teardown),
+		cmocka_unit_test_teardown(test_signal_to_engine_reported, teardown),
 		cmocka_unit_test_teardown(test_hang_detected, teardown),
 		cmocka_unit_test_teardown(test_runaway_memory, teardown),
 		cmocka_unit_test_teardown(test_fault_refused_without_flag, teardown),
