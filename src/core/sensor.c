@@ -36,6 +36,7 @@
 #include "core/bpf_source.h"
 #include "core/dns.h"
 #include "core/fan_source.h"
+#include "core/output_proc.h"
 #include "core/proc_table.h"
 #include "core/status_sock.h"
 #include "core/supervisor.h"
@@ -117,7 +118,8 @@ struct sensor {
 	struct dns_source *dns;
 
 	/* output */
-	int out_fd;
+	int out_fd;		/* the destination; the writer process owns the writing */
+	struct output_proc outp;
 	bool text;
 	bool events;		/* write every event, not only alerts/state */
 	struct strbuf out;
@@ -285,18 +287,23 @@ static void flush_output(struct sensor *s)
 {
 	size_t off = 0;
 
+	int fd = s->outp.pipe_w >= 0 ? s->outp.pipe_w : s->out_fd;
+
 	while (off < s->out.len) {
-		ssize_t n = write(s->out_fd, s->out.buf + off, s->out.len - off);
+		ssize_t n = write(fd, s->out.buf + off, s->out.len - off);
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
 			/* records in the unwritten part are lost: count them */
 			uint64_t lost = 0;
+			bool writer_gone = n < 0 && errno == EPIPE && s->outp.pid > 0;
 
 			for (size_t i = off; i < s->out.len; i++)
 				lost += s->out.buf[i] == '\n';
 			s->counters[RW_C_DROP_OUTPUT] += lost;
+			if (writer_gone && output_proc__restart(&s->outp) == 0)
+				s->counters[RW_C_OUTPUT_WRITER_STARTS] = s->outp.starts;
 			break;
 		}
 		off += (size_t)n;
@@ -1043,6 +1050,7 @@ int cmd_run(int argc, char **argv)
 	}
 	s->epfd = s->sigfd = s->tickfd = s->ino_fd = -1;
 	s->out_fd = STDOUT_FILENO;
+	s->outp.pipe_w = -1;	/* no writer yet: write directly */
 	s->metrics_every_ns = 60ULL * 1000000000ULL;
 	s->state_dir = SV_STATE_DIR;
 	s->status_path = STATUS_SOCK_PATH;
@@ -1160,6 +1168,12 @@ int cmd_run(int argc, char **argv)
 	sigaddset(&mask, SIGHUP);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* from here on, an unprivileged process writes the output */
+	if (output_proc__start(&s->outp, s->out_fd) < 0) {
+		perror("ringward run: output writer");
+		goto cleanup;
+	}
+	s->counters[RW_C_OUTPUT_WRITER_STARTS] = s->outp.starts;
 	s->sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	s->tickfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (s->epfd < 0 || s->sigfd < 0 || s->tickfd < 0 ||
@@ -1245,6 +1259,7 @@ int cmd_run(int argc, char **argv)
 	write_status(s, "stopped");
 	rc = 0;
 cleanup:
+	output_proc__stop(&s->outp, STOP_DRAIN_MS);	/* writes what it holds */
 	/* an orderly exit, even on an error: only a crash or a kill leaves
 	 * this start counted as unclean */
 	if (booted)

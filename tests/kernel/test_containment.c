@@ -536,6 +536,62 @@ static void test_signal_to_engine_reported(void **state)
 	world_free(&w);
 }
 
+/* The output is written by a child with no privileges (uid 65534, no
+ * capabilities, seccomp strict); killed, it is replaced, the records in
+ * the failed write are counted as lost, and later records arrive. */
+static void test_output_writer_unprivileged(void **state)
+{
+	static struct world w;
+	struct rwt_match stopped = { "sensor-stopped", 0, NULL, NULL };
+	struct rwt_match after = { "exec", 0, "process.command_line", "true rw-out-after" };
+	char path[64], v[128], fds[64];
+	pid_t engine, writer = 0;
+	json_object *rec, *c, *n;
+	FILE *f;
+	int st;
+
+	if (skip_if_needed()) {
+		skip();
+		return;
+	}
+	world_init(&w);
+	put_rule(&w, "count.yml", ID_COUNT, "rw-cont-out", NULL, NULL);
+	world_start(&w, NULL);
+	assert_non_null(wait_rec(&w, "content-loaded", NULL, NULL, 1));
+	engine = engine_pid(&w, 1);
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)w.s.pid, (int)w.s.pid);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	for (int pid; fscanf(f, "%d", &pid) == 1;)
+		if (pid != engine)
+			writer = pid;
+	fclose(f);
+	assert_true(writer > 0);
+	assert_string_equal(proc_status(writer, "Uid", v, sizeof(v)), "65534\t65534\t65534\t65534");
+	assert_string_equal(proc_status(writer, "CapEff", v, sizeof(v)), "0000000000000000");
+	assert_string_equal(proc_status(writer, "CapPrm", v, sizeof(v)), "0000000000000000");
+	assert_string_equal(proc_status(writer, "NoNewPrivs", v, sizeof(v)), "1");
+	assert_string_equal(proc_status(writer, "Seccomp", v, sizeof(v)), "1");
+	/* only the pipe, the destination and stderr */
+	snprintf(path, sizeof(path), "/proc/%d/fd/3", (int)writer);
+	assert_int_equal(access(path, F_OK), -1);
+	snprintf(fds, sizeof(fds), "/proc/%d/fd/1", (int)writer);
+	assert_int_equal(access(fds, F_OK), 0);
+
+	assert_int_equal(kill(writer, SIGKILL), 0);
+	usleep(200 * 1000);
+	run_true("rw-out-after");
+	assert_non_null(rwt_wait_for(&w.s, rwt_match_action, &after, WAIT_MS));
+	st = rwt_sensor_stop(&w.s);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	rec = rwt_wait_for(&w.s, rwt_match_action, &stopped, 0);
+	assert_non_null(rec);
+	c = rwt_get(rec, "ringward.counters");
+	assert_true(json_object_object_get_ex(c, "output.writer_starts", &n));
+	assert_int_equal(json_object_get_int64(n), 2);
+	world_free(&w);
+}
+
 /* A rule that spins forever: the engine is killed for the hang, and the
  * record names the rule. */
 static void test_hang_detected(void **state)
@@ -1035,6 +1091,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_kill_restart_no_loss, teardown),
 		cmocka_unit_test_teardown(test_unevaluated_counted_at_stop, teardown),
 		cmocka_unit_test_teardown(test_signal_to_engine_reported, teardown),
+		cmocka_unit_test_teardown(test_output_writer_unprivileged, teardown),
 		cmocka_unit_test_teardown(test_hang_detected, teardown),
 		cmocka_unit_test_teardown(test_runaway_memory, teardown),
 		cmocka_unit_test_teardown(test_fault_refused_without_flag, teardown),
