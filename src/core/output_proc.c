@@ -20,7 +20,7 @@
  * call into libc functions that use other syscalls. */
 static void __attribute__((noreturn)) writer_main(void)
 {
-	static char buf[1 << 16];
+	static char buf[PIPE_BYTES];	/* a whole pipe per read: fewest syscalls */
 
 	for (;;) {
 		ssize_t n = read(0, buf, sizeof(buf)), off = 0;
