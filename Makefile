@@ -121,7 +121,7 @@ $(BUILD)/fuzz/%: fuzz/%.c $(BUILD)/libringward-fuzz.a
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS_ALL) -DRW_FUZZING -fsanitize=fuzzer,address,undefined \
 		-o $@ $< $(BUILD)/libringward-fuzz.a $(LIBS)
 
-test: $(BUILD)/ringward $(UNIT_BIN) $(KTEST_BIN) $(FUZZ_BIN)
+test: $(BUILD)/ringward $(BUILD)/ringward-asan $(UNIT_BIN) $(KTEST_BIN) $(FUZZ_BIN)
 	$(Q)BUILD=$(BUILD) sh tests/run.sh
 
 unit-tests: $(UNIT_BIN)
