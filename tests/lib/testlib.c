@@ -78,6 +78,22 @@ static bool is_started(json_object *rec, void *arg)
 	return a && strcmp(a, "sensor-started") == 0;
 }
 
+/* A start that failed: show the sensor's stderr, stop it, and leave
+ * nothing behind (the caller's test fails; its teardown may not know). */
+static int start_failed(struct rwt_sensor *s, int err)
+{
+	FILE *f = fopen(s->err_path, "r");
+	char line[512];
+
+	if (f) {
+		while (fgets(line, sizeof(line), f))
+			fprintf(stderr, "  sensor: %s", line);
+		fclose(f);
+	}
+	rwt_sensor_free(s);	/* stops it if still running; removes its files */
+	return err;
+}
+
 int rwt_sensor_start(struct rwt_sensor *s, const char *const extra[])
 {
 	static int seq;
@@ -134,17 +150,17 @@ int rwt_sensor_start(struct rwt_sensor *s, const char *const extra[])
 		int st;
 
 		if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
-			fprintf(stderr, "testlib: sensor exited early (status %d); stderr in %s\n",
-				st, s->err_path);
+			fprintf(stderr, "testlib: sensor exited early (status %d)\n", st);
 			s->pid = 0;
-			return -ECHILD;
+			return start_failed(s, -ECHILD);
 		}
 		rwt_sensor_poll(s);
 		if (rwt_count(s, is_started, NULL))
 			return 0;
 		sleep_ms(20);
 	}
-	return -ETIMEDOUT;
+	fprintf(stderr, "testlib: sensor wrote no sensor-started record in 60 s\n");
+	return start_failed(s, -ETIMEDOUT);
 }
 
 int rwt_sensor_stop(struct rwt_sensor *s)
