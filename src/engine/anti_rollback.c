@@ -173,81 +173,31 @@ static int lock_dir(const char *dir)
 	return err;
 }
 
-static int write_all(int fd, const char *buf, size_t len)
-{
-	size_t off = 0;
-
-	while (off < len) {
-		ssize_t w = write(fd, buf + off, len - off);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		off += (size_t)w;
-	}
-	return 0;
-}
-
-/* Write t as the new file: temporary, fsync, rename, fsync directory. */
+/* Write t as the new file, atomically (bundle__write_file_atomic:
+ * temporary, fsync, rename, fsync of the directory). */
 static int vtab__write(const struct vtab *t, const char *dir)
 {
 	static const char head[] = "# ringward anti-rollback: the highest version accepted per "
 				   "bundle name (written by the sensor)\n";
-	char *tmp = NULL, *dst = path_in(dir, CONTENT_VERSIONS_FILE);
-	int fd = -1, dfd, err = 0;
+	char *buf = NULL;
+	size_t len = 0;
+	struct diag d;
+	FILE *f = open_memstream(&buf, &len);
+	int err;
 
-	if (!dst || asprintf(&tmp, "%s/." CONTENT_VERSIONS_FILE ".XXXXXX", dir) < 0) {
-		tmp = NULL;
-		err = -ENOMEM;
-		goto cleanup;
+	if (!f)
+		return -ENOMEM;
+	fputs(head, f);
+	for (size_t i = 0; i < t->n; i++)
+		fprintf(f, "%s %lld\n", t->v[i].name, (long long)t->v[i].version);
+	if (fclose(f) || !buf) {
+		free(buf);
+		return -ENOMEM;
 	}
-	fd = mkstemp(tmp);
-	if (fd < 0) {
-		err = -errno;
-		free(tmp);
-		tmp = NULL;
-		goto cleanup;
-	}
-	err = write_all(fd, head, sizeof(head) - 1);
-	for (size_t i = 0; !err && i < t->n; i++) {
-		char line[BUNDLE_MAX_NAME + 32];
-		int n = snprintf(line, sizeof(line), "%s %lld\n", t->v[i].name,
-				 (long long)t->v[i].version);
-
-		err = write_all(fd, line, (size_t)n);
-	}
-	if (err)
-		goto cleanup;
-	if (fchmod(fd, 0600) || fsync(fd)) {
-		err = -errno;
-		goto cleanup;
-	}
-	if (close(fd)) {
-		fd = -1;
-		err = -errno;
-		goto cleanup;
-	}
-	fd = -1;
-	if (rename(tmp, dst)) {
-		err = -errno;
-		goto cleanup;
-	}
-	free(tmp);
-	tmp = NULL;
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0 || fsync(dfd))
-		err = -errno;
-	if (dfd >= 0)
-		close(dfd);
-cleanup:
-	if (fd >= 0)
-		close(fd);
-	if (tmp) {
-		unlink(tmp);
-		free(tmp);
-	}
-	free(dst);
+	diag__init(&d);
+	err = bundle__write_file_atomic(dir, CONTENT_VERSIONS_FILE, buf, len, 0600, &d);
+	diag__free(&d);
+	free(buf);
 	return err;
 }
 
