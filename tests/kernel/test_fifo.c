@@ -27,18 +27,6 @@ static char *tmpdir;		/* from rwt_mkdtemp */
 static char dir[PATH_MAX];	/* its real path */
 static char early[PATH_MAX];	/* a FIFO made before the sensor started */
 
-static pid_t kids[8];
-static int n_kids;
-
-static void kids_reap(void)
-{
-	for (int i = 0; i < n_kids; i++) {
-		kill(kids[i], SIGKILL);
-		waitpid(kids[i], NULL, 0);
-	}
-	n_kids = 0;
-}
-
 #define SKIP_IF_NO_KERNEL()						\
 	do {								\
 		if (!sensor_up) {					\
@@ -80,7 +68,7 @@ static int group_teardown(void **state)
 {
 	int rc = 0;
 
-	kids_reap();
+	rwt_kids_reap();
 	if (sensor_up) {
 		int st = rwt_sensor_stop(&sensor);
 
@@ -99,7 +87,7 @@ static int group_teardown(void **state)
 
 static int test_teardown(void **state)
 {
-	kids_reap();
+	rwt_kids_reap();
 	return 0;
 }
 
@@ -241,7 +229,7 @@ static pid_t opener(const char *path, int flags, int ctl[2])
 		close(fd);
 		_exit(0);
 	}
-	kids[n_kids++] = pid;
+	rwt_kid_add(pid);
 	return pid;
 }
 
@@ -268,11 +256,10 @@ static void test_reader_and_writer(void **state)
 	expect_str(rec, "ringward.fifo.role", "writer");
 
 	close(ctl[1]);
-	for (int i = 0; i < n_kids; i++) {
-		assert_int_equal(waitpid(kids[i], &st, 0), kids[i]);
-		assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-	}
-	n_kids = 0;
+	st = rwt_kid_wait(reader);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	st = rwt_kid_wait(writer);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	/* one open each, no more */
 	{
 		struct want w = { "pipe-open", reader, path };

@@ -24,18 +24,6 @@ static bool sensor_up;
 static int early_listener = -1;	/* listening before the sensor started */
 static int early_port;
 
-static pid_t kids[8];
-static int n_kids;
-
-static void kids_reap(void)
-{
-	for (int i = 0; i < n_kids; i++) {
-		kill(kids[i], SIGKILL);
-		waitpid(kids[i], NULL, 0);
-	}
-	n_kids = 0;
-}
-
 #define SKIP_IF_NO_KERNEL()						\
 	do {								\
 		if (!sensor_up) {					\
@@ -93,7 +81,7 @@ static int group_setup(void **state)
 
 static int group_teardown(void **state)
 {
-	kids_reap();
+	rwt_kids_reap();
 	if (early_listener >= 0)
 		close(early_listener);
 	if (sensor_up) {
@@ -105,7 +93,7 @@ static int group_teardown(void **state)
 
 static int test_teardown(void **state)
 {
-	kids_reap();
+	rwt_kids_reap();
 	return 0;
 }
 
@@ -153,13 +141,12 @@ static pid_t connect_child(int af, int port, int *local_port, int *err)
 		dprintf(p[1], "%d %d\n", lp, e);
 		_exit(0);
 	}
-	kids[n_kids++] = pid;
+	rwt_kid_add(pid);
 	close(p[1]);
 	assert_true(read(p[0], buf, sizeof(buf) - 1) > 0);
 	close(p[0]);
 	assert_int_equal(sscanf(buf, "%d %d", local_port, err), 2);
-	waitpid(pid, NULL, 0);
-	n_kids--;
+	rwt_kid_wait(pid);
 	return pid;
 }
 

@@ -32,37 +32,6 @@ static struct rwt_sensor sensor;
 static bool sensor_up;
 static char *tmpdir;
 
-/* children of this test: killed and reaped in teardown, whatever happened */
-static pid_t kids[32];
-static int n_kids;
-
-static void kid_add(pid_t pid)
-{
-	if (pid > 0 && n_kids < 32)
-		kids[n_kids++] = pid;
-}
-
-static void kids_reap(void)
-{
-	for (int i = 0; i < n_kids; i++) {
-		kill(kids[i], SIGKILL);
-		waitpid(kids[i], NULL, 0);
-	}
-	n_kids = 0;
-}
-
-/* wait for one child and forget it */
-static int kid_wait(pid_t pid)
-{
-	int st = -1;
-
-	assert_int_equal(waitpid(pid, &st, 0), pid);
-	for (int i = 0; i < n_kids; i++)
-		if (kids[i] == pid)
-			kids[i] = kids[--n_kids];
-	return st;
-}
-
 #define SKIP_IF_NO_KERNEL()						\
 	do {								\
 		if (!sensor_up) {					\
@@ -88,7 +57,7 @@ static int group_setup(void **state)
 
 static int group_teardown(void **state)
 {
-	kids_reap();
+	rwt_kids_reap();
 	if (sensor_up) {
 		rwt_sensor_stop(&sensor);
 		rwt_sensor_free(&sensor);
@@ -100,7 +69,7 @@ static int group_teardown(void **state)
 
 static int test_teardown(void **state)
 {
-	kids_reap();
+	rwt_kids_reap();
 	return 0;
 }
 
@@ -189,7 +158,7 @@ static pid_t spawn(const char *cwd, const char *path, char *const argv[])
 		execv(path, argv);
 		_exit(127);
 	}
-	kid_add(pid);
+	rwt_kid_add(pid);
 	return pid;
 }
 
@@ -250,7 +219,7 @@ static void test_exec_known_args(void **state)
 	assert_non_null(realpath("/bin/true", exe));
 	assert_non_null(realpath(tmpdir, cwd));
 	pid = spawn(tmpdir, "/bin/true", argv);
-	st = kid_wait(pid);
+	st = rwt_kid_wait(pid);
 	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 
 	rec = wait_event("exec", "process.pid", pid, NULL, 0);
@@ -328,7 +297,7 @@ static void test_exec_relative_path(void **state)
 	assert_non_null(realpath(path, want));
 
 	pid = spawn(tmpdir, "./x", argv);
-	st = kid_wait(pid);
+	st = rwt_kid_wait(pid);
 	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 
 	rec = wait_event("exec", "process.pid", pid, NULL, 0);
@@ -354,7 +323,7 @@ static void test_exec_symlinked_cwd(void **state)
 	assert_non_null(realpath(real, want));
 
 	pid = spawn(link, "/bin/true", argv);
-	kid_wait(pid);
+	rwt_kid_wait(pid);
 	rec = wait_event("exec", "process.pid", pid, NULL, 0);
 	/* the kernel's cwd is the directory, not the name it was reached by */
 	assert_str_at(rec, "process.working_directory", want);
@@ -389,8 +358,8 @@ static void test_exec_tty_session(void **state)
 		execv("/bin/true", argv);
 		_exit(127);
 	}
-	kid_add(pid);
-	kid_wait(pid);
+	rwt_kid_add(pid);
+	rwt_kid_wait(pid);
 	close(m);
 
 	rec = wait_event("exec", "process.pid", pid, NULL, 0);
@@ -415,8 +384,8 @@ static void test_no_tty(void **state)
 		execv("/bin/true", argv);
 		_exit(127);
 	}
-	kid_add(pid);
-	kid_wait(pid);
+	rwt_kid_add(pid);
+	rwt_kid_wait(pid);
 	rec = wait_event("exec", "process.pid", pid, NULL, 0);
 	inter = rwt_get(rec, "process.interactive");
 	assert_non_null(inter);
@@ -434,8 +403,8 @@ static void test_fork(void **state)
 	assert_true(pid >= 0);
 	if (pid == 0)
 		_exit(0);
-	kid_add(pid);
-	kid_wait(pid);
+	rwt_kid_add(pid);
+	rwt_kid_wait(pid);
 	rec = wait_event("fork", "process.pid", pid, NULL, 0);
 	assert_process_event(rec, "start");
 	/* the event's process is the child; its parent is us */
@@ -481,8 +450,8 @@ static void test_exit_code(void **state)
 	assert_true(pid >= 0);
 	if (pid == 0)
 		_exit(7);
-	kid_add(pid);
-	st = kid_wait(pid);
+	rwt_kid_add(pid);
+	st = rwt_kid_wait(pid);
 	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 7);
 	rec = wait_event("exit", "process.pid", pid, NULL, 0);
 	assert_process_event(rec, "end");
@@ -520,12 +489,12 @@ static void test_killed_multithreaded(void **state)
 		for (;;)
 			pause();
 	}
-	kid_add(pid);
+	rwt_kid_add(pid);
 	close(ready[1]);
 	assert_int_equal(read(ready[0], &c, 1), 1);
 	close(ready[0]);
 	assert_int_equal(kill(pid, SIGKILL), 0);
-	kid_wait(pid);
+	rwt_kid_wait(pid);
 
 	rec = wait_event("exit", "process.pid", pid, NULL, 0);
 	assert_int_equal(rwt_int(rec, "process.exit_code", -1), 137);
@@ -565,8 +534,8 @@ static void test_memfd_exec(void **state)
 		fexecve(fd, argv, environ);
 		_exit(127);
 	}
-	kid_add(pid);
-	st = kid_wait(pid);
+	rwt_kid_add(pid);
+	st = rwt_kid_wait(pid);
 	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 
 	rec = wait_event("memfd-exec", "process.pid", pid, NULL, 0);
@@ -593,7 +562,7 @@ static void test_exec_long_args(void **state)
 	SKIP_IF_NO_KERNEL();
 	memset(big, 'a', sizeof(big) - 1);
 	pid = spawn(NULL, "/bin/true", argv);
-	kid_wait(pid);
+	rwt_kid_wait(pid);
 	rec = wait_event("exec", "process.pid", pid, NULL, 0);
 	assert_int_equal(rwt_int(rec, "process.args_count", -1), 3);
 	args = rwt_get(rec, "process.args");
@@ -621,7 +590,7 @@ static void test_exec_deep_cwd(void **state)
 		assert_int_equal(mkdir(path, 0755), 0);
 	}
 	pid = spawn(path, "/bin/true", argv);
-	kid_wait(pid);
+	rwt_kid_wait(pid);
 	rec = wait_event("exec", "process.pid", pid, NULL, 0);
 	len = (size_t)snprintf(want, sizeof(want), "...");
 	for (int i = 0; i < 48; i++)	/* RW_PATH_DEPTH */

@@ -25,24 +25,6 @@
 static struct rwt_sensor sensor;
 static bool sensor_up;
 
-static pid_t kids[8];
-static int n_kids;
-
-static void kids_reap(void)
-{
-	for (int i = 0; i < n_kids; i++) {
-		kill(kids[i], SIGKILL);
-		waitpid(kids[i], NULL, 0);
-	}
-	n_kids = 0;
-}
-
-static void kid_forget(pid_t pid)
-{
-	for (int i = 0; i < n_kids; i++)
-		if (kids[i] == pid)
-			kids[i] = kids[--n_kids];
-}
 
 #define SKIP_IF_NO_KERNEL()						\
 	do {								\
@@ -68,7 +50,7 @@ static int group_setup(void **state)
 
 static int group_teardown(void **state)
 {
-	kids_reap();
+	rwt_kids_reap();
 	if (sensor_up) {
 		rwt_sensor_stop(&sensor);
 		rwt_sensor_free(&sensor);
@@ -78,7 +60,7 @@ static int group_teardown(void **state)
 
 static int test_teardown(void **state)
 {
-	kids_reap();
+	rwt_kids_reap();
 	return 0;
 }
 
@@ -142,7 +124,7 @@ static pid_t spawn_pauser(void)
 		for (;;)
 			pause();
 	}
-	kids[n_kids++] = pid;
+	rwt_kid_add(pid);
 	return pid;
 }
 
@@ -304,9 +286,8 @@ static void test_setid_in_child(void **state)
 		/* and back: refused now */
 		_exit(setuid(0) == 0 ? 2 : 0);
 	}
-	kids[n_kids++] = child;
-	assert_int_equal(waitpid(child, &st, 0), child);
-	kid_forget(child);
+	rwt_kid_add(child);
+	st = rwt_kid_wait(child);
 	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 
 	rec = wait_want((struct want){ "setgid", "process.pid", child, NULL, 0, "group.id", "65534" });

@@ -276,6 +276,44 @@ bool rwt_match_action(json_object *rec, void *arg)
 	return true;
 }
 
+#define MAX_KIDS 64
+static pid_t kids[MAX_KIDS];
+static int n_kids;
+
+void rwt_kid_add(pid_t pid)
+{
+	assert_true(pid > 0);
+	assert_true(n_kids < MAX_KIDS);
+	kids[n_kids++] = pid;
+}
+
+void rwt_kid_forget(pid_t pid)
+{
+	for (int i = 0; i < n_kids; i++)
+		if (kids[i] == pid) {
+			kids[i] = kids[--n_kids];
+			return;
+		}
+}
+
+int rwt_kid_wait(pid_t pid)
+{
+	int st = -1;
+
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	rwt_kid_forget(pid);
+	return st;
+}
+
+void rwt_kids_reap(void)
+{
+	for (int i = 0; i < n_kids; i++) {
+		kill(kids[i], SIGKILL);
+		waitpid(kids[i], NULL, 0);
+	}
+	n_kids = 0;
+}
+
 char *rwt_mkdtemp(const char *tag)
 {
 	char *p;

@@ -63,6 +63,16 @@ int64_t rwt_int(json_object *rec, const char *dotted, int64_t dflt);
 struct rwt_match { const char *action; pid_t pid; const char *field; const char *value; };
 bool rwt_match_action(json_object *rec, void *arg);
 
+/* Children of a test: tracked so that a failing test still kills and
+ * reaps them (call rwt_kids_reap() from every teardown). */
+void rwt_kid_add(pid_t pid);
+/* Wait for a tracked child and forget it; returns its wait status. */
+int rwt_kid_wait(pid_t pid);
+/* Forget a child the test reaped itself. */
+void rwt_kid_forget(pid_t pid);
+/* SIGKILL and reap every child still tracked. */
+void rwt_kids_reap(void);
+
 /* Make a fresh temporary directory under /tmp; returns a malloc'd path. */
 char *rwt_mkdtemp(const char *tag);
 /* rm -rf a test directory (only under /tmp/ringward-test-). */
