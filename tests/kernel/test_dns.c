@@ -40,25 +40,7 @@ static struct rwt_sensor sensor;
 static bool sensor_up;
 static pid_t responder;
 
-#define SKIP_IF_NO_KERNEL()						\
-	do {								\
-		if (!sensor_up) {					\
-			const char *why_ = rwt_kernel_skip_reason();	\
-			printf("%s\n", why_ ? why_ : "skipped: sensor did not start"); \
-			if (why_)					\
-				skip();					\
-			fail_msg("sensor did not start");		\
-		}							\
-	} while (0)
 
-/* A string field's value, or a failure that names the field. */
-static void expect_str(json_object *rec, const char *field, const char *want)
-{
-	const char *v = rwt_str(rec, field);
-
-	if (!v || strcmp(v, want) != 0)
-		fail_msg("%s: got %s, want \"%s\"", field, v ? v : "(absent)", want);
-}
 
 /* ---- the responder ------------------------------------------------------ */
 
@@ -323,22 +305,22 @@ static void check_answer(json_object *rec, const char *name, const char *ip, con
 {
 	json_object *ips = rwt_get(rec, "dns.resolved_ip");
 
-	expect_str(rec, "event.kind", "event");
-	expect_str(rec, "event.category", "network");
-	expect_str(rec, "event.type", "info");
-	expect_str(rec, "dns.question.name", name);
+	rwt_expect_str(rec, "event.kind", "event");
+	rwt_expect_str(rec, "event.category", "network");
+	rwt_expect_str(rec, "event.type", "info");
+	rwt_expect_str(rec, "dns.question.name", name);
 	assert_non_null(ips);
 	assert_true(json_object_is_type(ips, json_type_array));
 	assert_int_equal(json_object_array_length(ips), 1);
 	assert_string_equal(json_object_get_string(json_object_array_get_idx(ips, 0)), ip);
-	expect_str(rec, "network.transport", "udp");
-	expect_str(rec, "network.type", type);
-	expect_str(rec, "source.ip", client);
+	rwt_expect_str(rec, "network.transport", "udp");
+	rwt_expect_str(rec, "network.type", type);
+	rwt_expect_str(rec, "source.ip", client);
 	if (client_port)
 		assert_int_equal(rwt_int(rec, "source.port", -1), client_port);
 	else
 		assert_true(rwt_int(rec, "source.port", -1) > 0);
-	expect_str(rec, "destination.ip", server);
+	rwt_expect_str(rec, "destination.ip", server);
 	assert_int_equal(rwt_int(rec, "destination.port", -1), 53);
 }
 
@@ -391,8 +373,8 @@ static bool hook_in_force(const char *name)
 
 static void test_hook_reported(void **state)
 {
-	SKIP_IF_NO_KERNEL();
-	expect_str(sensor.recs[0], "event.action", "sensor-started");
+	RWT_SKIP_UNLESS_UP(sensor_up);
+	rwt_expect_str(sensor.recs[0], "event.action", "sensor-started");
 	assert_true(hook_in_force("packet:dns-udp-53"));
 }
 
@@ -400,7 +382,7 @@ static void test_answer_ipv4(void **state)
 {
 	int port = 0;
 
-	SKIP_IF_NO_KERNEL();
+	RWT_SKIP_UNLESS_UP(sensor_up);
 	assert_int_equal(query(AF_INET, NAME_A, 1, &port), 0);
 	check_answer(wait_answer(NAME_A), NAME_A, ADDR_A, "ipv4", "127.0.0.1", port, SERVER4);
 }
@@ -409,7 +391,7 @@ static void test_answer_cname_chain(void **state)
 {
 	int port = 0;
 
-	SKIP_IF_NO_KERNEL();
+	RWT_SKIP_UNLESS_UP(sensor_up);
 	assert_int_equal(query(AF_INET, NAME_CNAME, 1, &port), 0);
 	check_answer(wait_answer(NAME_CNAME), NAME_CNAME, ADDR_CNAME, "ipv4", "127.0.0.1", port,
 		     SERVER4);
@@ -419,7 +401,7 @@ static void test_answer_ipv6(void **state)
 {
 	int port = 0;
 
-	SKIP_IF_NO_KERNEL();
+	RWT_SKIP_UNLESS_UP(sensor_up);
 	assert_int_equal(query(AF_INET6, NAME_V6, 28, &port), 0);
 	check_answer(wait_answer(NAME_V6), NAME_V6, ADDR_V6, "ipv6", "::1", port, "::1");
 }
@@ -427,7 +409,7 @@ static void test_answer_ipv6(void **state)
 /* NXDOMAIN names nothing: no event. The answer after it is the barrier. */
 static void test_nxdomain_not_reported(void **state)
 {
-	SKIP_IF_NO_KERNEL();
+	RWT_SKIP_UNLESS_UP(sensor_up);
 	assert_int_equal(query(AF_INET, "nothing.ringward-test.example", 1, NULL), 3);
 	assert_int_equal(query(AF_INET, NAME_A, 1, NULL), 0);
 	wait_answer(NAME_A);
@@ -506,13 +488,13 @@ static void connect_carries(const char *name, const char *ip)
 	rec = rwt_wait_for(&sensor, match_connect, &w, WAIT_MS);
 	if (!rec)
 		fail_msg("no connect event from pid %d to %s:%d", pid, ip, port);
-	expect_str(rec, "destination.domain", name);
-	expect_str(rec, "network.transport", "tcp");
+	rwt_expect_str(rec, "destination.domain", name);
+	rwt_expect_str(rec, "network.transport", "tcp");
 }
 
 static void test_connect_carries_domain(void **state)
 {
-	SKIP_IF_NO_KERNEL();
+	RWT_SKIP_UNLESS_UP(sensor_up);
 	if (!hook_in_force("bpf:inet_sock_set_state")) {
 		printf("skipped: no connect events here (bpf:inet_sock_set_state not in force)\n");
 		skip();
@@ -524,7 +506,7 @@ static void test_connect_carries_domain(void **state)
 
 static void test_connect_carries_domain_through_cname(void **state)
 {
-	SKIP_IF_NO_KERNEL();
+	RWT_SKIP_UNLESS_UP(sensor_up);
 	if (!hook_in_force("bpf:inet_sock_set_state")) {
 		printf("skipped: no connect events here (bpf:inet_sock_set_state not in force)\n");
 		skip();

@@ -27,25 +27,7 @@ static char *tmpdir;		/* from rwt_mkdtemp */
 static char dir[PATH_MAX];	/* its real path */
 static char early[PATH_MAX];	/* a FIFO made before the sensor started */
 
-#define SKIP_IF_NO_KERNEL()						\
-	do {								\
-		if (!sensor_up) {					\
-			const char *why_ = rwt_kernel_skip_reason();	\
-			printf("%s\n", why_ ? why_ : "skipped: sensor did not start"); \
-			if (why_)					\
-				skip();					\
-			fail_msg("sensor did not start");		\
-		}							\
-	} while (0)
 
-/* A string field's value, or a failure that names the field. */
-static void expect_str(json_object *rec, const char *field, const char *want)
-{
-	const char *v = rwt_str(rec, field);
-
-	if (!v || strcmp(v, want) != 0)
-		fail_msg("%s: got %s, want \"%s\"", field, v ? v : "(absent)", want);
-}
 
 static int group_setup(void **state)
 {
@@ -138,14 +120,14 @@ static void check_fifo_event(json_object *rec, const char *type, const char *pat
 	char d[PATH_MAX];
 	const char *slash = strrchr(path, '/');
 
-	expect_str(rec, "event.kind", "event");
-	expect_str(rec, "event.category", "file");
-	expect_str(rec, "event.type", type);
-	expect_str(rec, "file.path", path);
-	expect_str(rec, "file.name", slash + 1);
+	rwt_expect_str(rec, "event.kind", "event");
+	rwt_expect_str(rec, "event.category", "file");
+	rwt_expect_str(rec, "event.type", type);
+	rwt_expect_str(rec, "file.path", path);
+	rwt_expect_str(rec, "file.name", slash + 1);
 	snprintf(d, sizeof(d), "%.*s", (int)(slash - path), path);
-	expect_str(rec, "file.directory", d);
-	expect_str(rec, "file.type", "fifo");
+	rwt_expect_str(rec, "file.directory", d);
+	rwt_expect_str(rec, "file.type", "fifo");
 }
 
 static int do_mkfifo(void *arg)
@@ -188,16 +170,16 @@ static void test_pipe_create(void **state)
 	struct stat st;
 	pid_t pid;
 
-	SKIP_IF_NO_KERNEL();
+	RWT_SKIP_UNLESS_UP(sensor_up);
 	path_of(path, "created.fifo");
 	rec = make_fifo(path, &pid);
 	check_fifo_event(rec, "creation", path);
-	expect_str(rec, "file.mode", "0640");
-	expect_str(rec, "file.uid", "0");
-	expect_str(rec, "file.gid", "0");
+	rwt_expect_str(rec, "file.mode", "0640");
+	rwt_expect_str(rec, "file.uid", "0");
+	rwt_expect_str(rec, "file.gid", "0");
 	assert_int_equal(lstat(path, &st), 0);
 	snprintf(ino, sizeof(ino), "%llu", (unsigned long long)st.st_ino);
-	expect_str(rec, "file.inode", ino);
+	rwt_expect_str(rec, "file.inode", ino);
 	/* a FIFO is reported as pipe-create, not also as a plain create */
 	{
 		struct want w = { "create", pid, path };
@@ -240,7 +222,7 @@ static void test_reader_and_writer(void **state)
 	pid_t mk, reader, writer;
 	int ctl[2], st;
 
-	SKIP_IF_NO_KERNEL();
+	RWT_SKIP_UNLESS_UP(sensor_up);
 	path_of(path, "rw.fifo");
 	make_fifo(path, &mk);
 	assert_int_equal(pipe(ctl), 0);
@@ -250,10 +232,10 @@ static void test_reader_and_writer(void **state)
 
 	rec = wait_event("pipe-open", reader, path);
 	check_fifo_event(rec, "access", path);
-	expect_str(rec, "ringward.fifo.role", "reader");
+	rwt_expect_str(rec, "ringward.fifo.role", "reader");
 	rec = wait_event("pipe-open", writer, path);
 	check_fifo_event(rec, "access", path);
-	expect_str(rec, "ringward.fifo.role", "writer");
+	rwt_expect_str(rec, "ringward.fifo.role", "writer");
 
 	close(ctl[1]);
 	st = rwt_kid_wait(reader);
@@ -285,13 +267,13 @@ static void test_opener_already_gone(void **state)
 	json_object *rec;
 	pid_t mk, pid;
 
-	SKIP_IF_NO_KERNEL();
+	RWT_SKIP_UNLESS_UP(sensor_up);
 	path_of(path, "quick.fifo");
 	make_fifo(path, &mk);
 	pid = in_child(open_close_nonblock, path);
 	rec = wait_event("pipe-open", pid, path);
 	check_fifo_event(rec, "access", path);
-	expect_str(rec, "ringward.fifo.role", "reader");
+	rwt_expect_str(rec, "ringward.fifo.role", "reader");
 }
 
 /* A FIFO older than the sensor was found by its start scan and marked. */
@@ -300,11 +282,11 @@ static void test_fifo_from_before_start(void **state)
 	json_object *rec;
 	pid_t pid;
 
-	SKIP_IF_NO_KERNEL();
+	RWT_SKIP_UNLESS_UP(sensor_up);
 	pid = in_child(open_close_nonblock, early);
 	rec = wait_event("pipe-open", pid, early);
 	check_fifo_event(rec, "access", early);
-	expect_str(rec, "ringward.fifo.role", "reader");
+	rwt_expect_str(rec, "ringward.fifo.role", "reader");
 }
 
 static int open_regular_then_fifo(void *arg)
@@ -327,7 +309,7 @@ static void test_regular_open_not_reported(void **state)
 	pid_t mk, pid;
 	int fd;
 
-	SKIP_IF_NO_KERNEL();
+	RWT_SKIP_UNLESS_UP(sensor_up);
 	path_of(reg, "regular.txt");
 	path_of(path, "barrier.fifo");
 	fd = open(reg, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
@@ -354,7 +336,7 @@ static void test_fifo_delete(void **state)
 	json_object *rec;
 	pid_t mk, pid;
 
-	SKIP_IF_NO_KERNEL();
+	RWT_SKIP_UNLESS_UP(sensor_up);
 	if (pre_517_kernel()) {
 		printf("skipped: needs FAN_REPORT_TARGET_FID (Linux 5.17)\n");
 		skip();

@@ -25,25 +25,7 @@ static bool sensor_up;
 static char *tmpdir;		/* from rwt_mkdtemp */
 static char dir[PATH_MAX];	/* its real path */
 
-#define SKIP_IF_NO_KERNEL()						\
-	do {								\
-		if (!sensor_up) {					\
-			const char *why_ = rwt_kernel_skip_reason();	\
-			printf("%s\n", why_ ? why_ : "skipped: sensor did not start"); \
-			if (why_)					\
-				skip();					\
-			fail_msg("sensor did not start");		\
-		}							\
-	} while (0)
 
-/* A string field's value, or a failure that names the field. */
-static void expect_str(json_object *rec, const char *field, const char *want)
-{
-	const char *v = rwt_str(rec, field);
-
-	if (!v || strcmp(v, want) != 0)
-		fail_msg("%s: got %s, want \"%s\"", field, v ? v : "(absent)", want);
-}
 
 static int group_setup(void **state)
 {
@@ -133,13 +115,13 @@ static void check_common(json_object *rec, const char *type, const char *path)
 	char d[PATH_MAX];
 	const char *slash = strrchr(path, '/');
 
-	expect_str(rec, "event.kind", "event");
-	expect_str(rec, "event.category", "file");
-	expect_str(rec, "event.type", type);
-	expect_str(rec, "file.path", path);
-	expect_str(rec, "file.name", slash + 1);
+	rwt_expect_str(rec, "event.kind", "event");
+	rwt_expect_str(rec, "event.category", "file");
+	rwt_expect_str(rec, "event.type", type);
+	rwt_expect_str(rec, "file.path", path);
+	rwt_expect_str(rec, "file.name", slash + 1);
 	snprintf(d, sizeof(d), "%.*s", (int)(slash - path), path);
-	expect_str(rec, "file.directory", d);
+	rwt_expect_str(rec, "file.directory", d);
 	assert_non_null(rwt_get(rec, "@timestamp"));
 }
 
@@ -150,7 +132,7 @@ static void check_inode(json_object *rec, const char *path)
 
 	assert_int_equal(lstat(path, &st), 0);
 	snprintf(ino, sizeof(ino), "%llu", (unsigned long long)st.st_ino);
-	expect_str(rec, "file.inode", ino);
+	rwt_expect_str(rec, "file.inode", ino);
 }
 
 static void make_file(const char *path, mode_t mode)
@@ -182,9 +164,9 @@ static void test_hooks_reported(void **state)
 	json_object *started, *hooks;
 	bool root = false, fifo = false;
 
-	SKIP_IF_NO_KERNEL();
+	RWT_SKIP_UNLESS_UP(sensor_up);
 	started = sensor.recs[0];
-	expect_str(started, "event.action", "sensor-started");
+	rwt_expect_str(started, "event.action", "sensor-started");
 	hooks = rwt_get(started, "ringward.sensor.hooks");
 	assert_non_null(hooks);
 	for (size_t i = 0; i < json_object_array_length(hooks); i++) {
@@ -214,15 +196,15 @@ static void test_relative_create(void **state)
 	json_object *rec;
 	pid_t pid;
 
-	SKIP_IF_NO_KERNEL();
+	RWT_SKIP_UNLESS_UP(sensor_up);
 	path_of(path, "relative.txt");
 	pid = in_child(relative_create, NULL);
 	rec = wait_event("create", pid, path);
 	check_common(rec, "creation", path);
-	expect_str(rec, "file.type", "file");
-	expect_str(rec, "file.mode", "0640");
-	expect_str(rec, "file.uid", "0");
-	expect_str(rec, "file.gid", "0");
+	rwt_expect_str(rec, "file.type", "file");
+	rwt_expect_str(rec, "file.mode", "0640");
+	rwt_expect_str(rec, "file.uid", "0");
+	rwt_expect_str(rec, "file.gid", "0");
 	check_inode(rec, path);
 }
 
@@ -242,15 +224,15 @@ static void test_openat_dirfd(void **state)
 	json_object *rec;
 	pid_t pid;
 
-	SKIP_IF_NO_KERNEL();
+	RWT_SKIP_UNLESS_UP(sensor_up);
 	path_of(sub, "sub");
 	assert_int_equal(mkdir(sub, 0755), 0);
 	snprintf(path, sizeof(path), "%s/via-dirfd.txt", sub);
 	pid = in_child(dirfd_create, sub);
 	rec = wait_event("create", pid, path);
 	check_common(rec, "creation", path);
-	expect_str(rec, "file.type", "file");
-	expect_str(rec, "file.mode", "0600");
+	rwt_expect_str(rec, "file.type", "file");
+	rwt_expect_str(rec, "file.mode", "0600");
 	check_inode(rec, path);
 }
 
@@ -271,7 +253,7 @@ static void test_symlinked_cwd(void **state)
 	json_object *rec;
 	pid_t pid;
 
-	SKIP_IF_NO_KERNEL();
+	RWT_SKIP_UNLESS_UP(sensor_up);
 	path_of(real, "real");
 	path_of(link, "link");
 	assert_int_equal(mkdir(real, 0755), 0);
@@ -280,14 +262,14 @@ static void test_symlinked_cwd(void **state)
 	/* the symlink itself, made by this process */
 	rec = wait_event("create", getpid(), link);
 	check_common(rec, "creation", link);
-	expect_str(rec, "file.type", "symlink");
+	rwt_expect_str(rec, "file.type", "symlink");
 	check_inode(rec, link);
 
 	pid = in_child(symlinked_create, link);
 	rec = wait_event("create", pid, path);
 	check_common(rec, "creation", path);
-	expect_str(rec, "file.type", "file");
-	expect_str(rec, "file.mode", "0644");
+	rwt_expect_str(rec, "file.type", "file");
+	rwt_expect_str(rec, "file.mode", "0644");
 	check_inode(rec, path);
 }
 
@@ -306,13 +288,13 @@ static void test_modify(void **state)
 	json_object *rec;
 	pid_t pid;
 
-	SKIP_IF_NO_KERNEL();
+	RWT_SKIP_UNLESS_UP(sensor_up);
 	path_of(path, "modified.txt");
 	make_file(path, 0644);
 	pid = in_child(write_close, path);
 	rec = wait_event("modify", pid, path);
 	check_common(rec, "change", path);
-	expect_str(rec, "event.action", "modify");
+	rwt_expect_str(rec, "event.action", "modify");
 }
 
 static int do_rename(void *arg)
@@ -329,14 +311,14 @@ static void test_rename(void **state)
 	json_object *rec;
 	pid_t pid;
 
-	SKIP_IF_NO_KERNEL();
+	RWT_SKIP_UNLESS_UP(sensor_up);
 	path_of(from, "before.txt");
 	path_of(to, "after.txt");
 	make_file(from, 0644);
 	pid = in_child(do_rename, p);
 	rec = wait_event("rename", pid, from);
 	check_common(rec, "change", from);
-	expect_str(rec, "file.target_path", to);
+	rwt_expect_str(rec, "file.target_path", to);
 }
 
 static int make_in(void *arg)
@@ -356,7 +338,7 @@ static void test_rename_directory(void **state)
 	json_object *rec;
 	pid_t pid;
 
-	SKIP_IF_NO_KERNEL();
+	RWT_SKIP_UNLESS_UP(sensor_up);
 	path_of(d1, "dir-before");
 	path_of(d2, "dir-after");
 	snprintf(f1, sizeof(f1), "%s/first.txt", d1);
@@ -367,8 +349,8 @@ static void test_rename_directory(void **state)
 	pid = in_child(do_rename, p);
 	rec = wait_event("rename", pid, d1);
 	check_common(rec, "change", d1);
-	expect_str(rec, "file.target_path", d2);
-	expect_str(rec, "file.type", "dir");
+	rwt_expect_str(rec, "file.target_path", d2);
+	rwt_expect_str(rec, "file.type", "dir");
 	pid = in_child(make_in, f2);
 	rec = wait_event("create", pid, f2);
 	check_common(rec, "creation", f2);
@@ -385,7 +367,7 @@ static void test_unlink(void **state)
 	json_object *rec;
 	pid_t pid;
 
-	SKIP_IF_NO_KERNEL();
+	RWT_SKIP_UNLESS_UP(sensor_up);
 	path_of(path, "doomed.txt");
 	make_file(path, 0644);
 	pid = in_child(do_unlink, path);
@@ -414,29 +396,29 @@ static void test_chmod_chown(void **state)
 	json_object *rec;
 	pid_t pid;
 
-	SKIP_IF_NO_KERNEL();
+	RWT_SKIP_UNLESS_UP(sensor_up);
 	path_of(path, "modes.txt");
 	make_file(path, 0644);
 	pid = in_child(do_chmod, path);
 	rec = wait_event("chmod", pid, path);
 	check_common(rec, "change", path);
-	expect_str(rec, "file.mode", "0600");
-	expect_str(rec, "file.uid", "0");
-	expect_str(rec, "file.gid", "0");
-	expect_str(rec, "file.type", "file");
+	rwt_expect_str(rec, "file.mode", "0600");
+	rwt_expect_str(rec, "file.uid", "0");
+	rwt_expect_str(rec, "file.gid", "0");
+	rwt_expect_str(rec, "file.type", "file");
 	check_inode(rec, path);
 
 	pid = in_child(do_chown, path);
 	rec = wait_event("chmod", pid, path);
 	check_common(rec, "change", path);
-	expect_str(rec, "file.mode", "0600");
-	expect_str(rec, "file.uid", "1234");
-	expect_str(rec, "file.gid", "5678");
+	rwt_expect_str(rec, "file.mode", "0600");
+	rwt_expect_str(rec, "file.uid", "1234");
+	rwt_expect_str(rec, "file.gid", "5678");
 
 	/* the special bits show in the four digits */
 	pid = in_child(do_chmod_setuid, path);
 	rec = wait_event("chmod", pid, path);
-	expect_str(rec, "file.mode", "4755");
+	rwt_expect_str(rec, "file.mode", "4755");
 }
 
 /* chmod of a directory: the event names the directory itself. */
@@ -446,14 +428,14 @@ static void test_chmod_directory(void **state)
 	json_object *rec;
 	pid_t pid;
 
-	SKIP_IF_NO_KERNEL();
+	RWT_SKIP_UNLESS_UP(sensor_up);
 	path_of(path, "private");
 	assert_int_equal(mkdir(path, 0755), 0);
 	pid = in_child(do_chmod, path);
 	rec = wait_event("chmod", pid, path);
 	check_common(rec, "change", path);
-	expect_str(rec, "file.type", "dir");
-	expect_str(rec, "file.mode", "0600");
+	rwt_expect_str(rec, "file.type", "dir");
+	rwt_expect_str(rec, "file.mode", "0600");
 	check_inode(rec, path);
 }
 
@@ -480,7 +462,7 @@ static void test_directory_gone_before_read(void **state)
 	json_object *rec;
 	pid_t pid;
 
-	SKIP_IF_NO_KERNEL();
+	RWT_SKIP_UNLESS_UP(sensor_up);
 	if (pre_517_kernel()) {
 		printf("skipped: needs FAN_REPORT_TARGET_FID (Linux 5.17)\n");
 		skip();
@@ -490,14 +472,14 @@ static void test_directory_gone_before_read(void **state)
 	pid = in_child(short_lived_tree, d);
 	rec = wait_event("create", pid, d);
 	check_common(rec, "creation", d);
-	expect_str(rec, "file.type", "dir");
+	rwt_expect_str(rec, "file.type", "dir");
 	rec = wait_event("create", pid, f);
 	check_common(rec, "creation", f);
 	rec = wait_event("delete", pid, f);
 	check_common(rec, "deletion", f);
 	rec = wait_event("delete", pid, d);
 	check_common(rec, "deletion", d);
-	expect_str(rec, "file.type", "dir");
+	rwt_expect_str(rec, "file.type", "dir");
 }
 
 static int devnull_then_barrier(void *arg)
@@ -517,7 +499,7 @@ static void test_dev_null_not_reported(void **state)
 	struct want w;
 	pid_t pid;
 
-	SKIP_IF_NO_KERNEL();
+	RWT_SKIP_UNLESS_UP(sensor_up);
 	path_of(barrier, "after-dev-null.txt");
 	pid = in_child(devnull_then_barrier, barrier);
 	wait_event("create", pid, barrier);

@@ -24,16 +24,6 @@ static bool sensor_up;
 static int early_listener = -1;	/* listening before the sensor started */
 static int early_port;
 
-#define SKIP_IF_NO_KERNEL()						\
-	do {								\
-		if (!sensor_up) {					\
-			const char *why_ = rwt_kernel_skip_reason();	\
-			printf("%s\n", why_ ? why_ : "skipped: sensor did not start"); \
-			if (why_)					\
-				skip();					\
-			fail_msg("sensor did not start");		\
-		}							\
-	} while (0)
 
 /* A listening socket on the loopback address of family af; *port set. */
 static int listen_on(int af, int *port)
@@ -228,13 +218,13 @@ static void check_pair(int af, const char *ip, const char *type)
 
 static void test_connect_accept_ipv4(void **state)
 {
-	SKIP_IF_NO_KERNEL();
+	RWT_SKIP_UNLESS_UP(sensor_up);
 	check_pair(AF_INET, "127.0.0.1", "ipv4");
 }
 
 static void test_connect_accept_ipv6(void **state)
 {
-	SKIP_IF_NO_KERNEL();
+	RWT_SKIP_UNLESS_UP(sensor_up);
 	check_pair(AF_INET6, "::1", "ipv6");
 }
 
@@ -266,13 +256,13 @@ static void check_refused(int af, const char *ip)
 
 static void test_connect_refused_ipv4(void **state)
 {
-	SKIP_IF_NO_KERNEL();
+	RWT_SKIP_UNLESS_UP(sensor_up);
 	check_refused(AF_INET, "127.0.0.1");
 }
 
 static void test_connect_refused_ipv6(void **state)
 {
-	SKIP_IF_NO_KERNEL();
+	RWT_SKIP_UNLESS_UP(sensor_up);
 	check_refused(AF_INET6, "::1");
 }
 
@@ -282,7 +272,7 @@ static void test_accept_old_listener(void **state)
 	json_object *a;
 	int cport, err, conn;
 
-	SKIP_IF_NO_KERNEL();
+	RWT_SKIP_UNLESS_UP(sensor_up);
 	connect_child(AF_INET, early_port, &cport, &err);
 	assert_int_equal(err, 0);
 	conn = accept(early_listener, NULL, NULL);
@@ -301,7 +291,7 @@ static void test_v4mapped_is_ipv4(void **state)
 	socklen_t len = sizeof(me);
 	int s, fd, port, conn, off = 0;
 
-	SKIP_IF_NO_KERNEL();
+	RWT_SKIP_UNLESS_UP(sensor_up);
 	s = listen_on(AF_INET, &port);
 	assert_true(s >= 0);
 	fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);

@@ -32,16 +32,6 @@ static struct rwt_sensor sensor;
 static bool sensor_up;
 static char *tmpdir;
 
-#define SKIP_IF_NO_KERNEL()						\
-	do {								\
-		if (!sensor_up) {					\
-			const char *why_ = rwt_kernel_skip_reason();	\
-			printf("%s\n", why_ ? why_ : "skipped: sensor did not start"); \
-			if (why_)					\
-				skip();					\
-			fail_msg("sensor did not start");		\
-		}							\
-	} while (0)
 
 static int group_setup(void **state)
 {
@@ -182,7 +172,7 @@ static void test_default_hooks(void **state)
 	json_object *started, *hooks;
 	bool exec = false, fork_ = false, exit_ = false;
 
-	SKIP_IF_NO_KERNEL();
+	RWT_SKIP_UNLESS_UP(sensor_up);
 	{
 		struct rwt_match m = { "sensor-started", 0, NULL, NULL };
 
@@ -215,7 +205,7 @@ static void test_exec_known_args(void **state)
 	pid_t pid;
 	int st;
 
-	SKIP_IF_NO_KERNEL();
+	RWT_SKIP_UNLESS_UP(sensor_up);
 	assert_non_null(realpath("/bin/true", exe));
 	assert_non_null(realpath(tmpdir, cwd));
 	pid = spawn(tmpdir, "/bin/true", argv);
@@ -288,7 +278,7 @@ static void test_exec_relative_path(void **state)
 	pid_t pid;
 	int fd, st;
 
-	SKIP_IF_NO_KERNEL();
+	RWT_SKIP_UNLESS_UP(sensor_up);
 	snprintf(path, sizeof(path), "%s/x", tmpdir);
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);
 	assert_true(fd >= 0);
@@ -315,7 +305,7 @@ static void test_exec_symlinked_cwd(void **state)
 	json_object *rec;
 	pid_t pid;
 
-	SKIP_IF_NO_KERNEL();
+	RWT_SKIP_UNLESS_UP(sensor_up);
 	snprintf(real, sizeof(real), "%s/real-dir", tmpdir);
 	snprintf(link, sizeof(link), "%s/link-dir", tmpdir);
 	assert_int_equal(mkdir(real, 0755), 0);
@@ -340,7 +330,7 @@ static void test_exec_tty_session(void **state)
 	pid_t pid;
 	int m;
 
-	SKIP_IF_NO_KERNEL();
+	RWT_SKIP_UNLESS_UP(sensor_up);
 	m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
 	assert_true(m >= 0);
 	assert_int_equal(grantpt(m), 0);
@@ -375,7 +365,7 @@ static void test_no_tty(void **state)
 	json_object *rec, *inter;
 	pid_t pid;
 
-	SKIP_IF_NO_KERNEL();
+	RWT_SKIP_UNLESS_UP(sensor_up);
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
@@ -398,7 +388,7 @@ static void test_fork(void **state)
 	json_object *rec;
 	pid_t pid;
 
-	SKIP_IF_NO_KERNEL();
+	RWT_SKIP_UNLESS_UP(sensor_up);
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0)
@@ -424,7 +414,7 @@ static void test_clone_thread(void **state)
 	pid_t tid = 0;
 	json_object *rec;
 
-	SKIP_IF_NO_KERNEL();
+	RWT_SKIP_UNLESS_UP(sensor_up);
 	assert_int_equal(pthread_create(&t, NULL, thread_main, &tid), 0);
 	assert_int_equal(pthread_join(t, NULL), 0);
 	assert_true(tid > 0 && tid != getpid());
@@ -445,7 +435,7 @@ static void test_exit_code(void **state)
 	pid_t pid;
 	int st;
 
-	SKIP_IF_NO_KERNEL();
+	RWT_SKIP_UNLESS_UP(sensor_up);
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0)
@@ -474,7 +464,7 @@ static void test_killed_multithreaded(void **state)
 	pid_t pid;
 	char c;
 
-	SKIP_IF_NO_KERNEL();
+	RWT_SKIP_UNLESS_UP(sensor_up);
 	assert_int_equal(pipe(ready), 0);
 	pid = fork();
 	assert_true(pid >= 0);
@@ -515,7 +505,7 @@ static void test_memfd_exec(void **state)
 	pid_t pid;
 	int st;
 
-	SKIP_IF_NO_KERNEL();
+	RWT_SKIP_UNLESS_UP(sensor_up);
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
@@ -559,7 +549,7 @@ static void test_exec_long_args(void **state)
 	json_object *rec, *args;
 	pid_t pid;
 
-	SKIP_IF_NO_KERNEL();
+	RWT_SKIP_UNLESS_UP(sensor_up);
 	memset(big, 'a', sizeof(big) - 1);
 	pid = spawn(NULL, "/bin/true", argv);
 	rwt_kid_wait(pid);
@@ -583,7 +573,7 @@ static void test_exec_deep_cwd(void **state)
 	size_t len;
 	pid_t pid;
 
-	SKIP_IF_NO_KERNEL();
+	RWT_SKIP_UNLESS_UP(sensor_up);
 	len = (size_t)snprintf(path, sizeof(path), "%s", tmpdir);
 	for (int i = 0; i < 60; i++) {
 		len += (size_t)snprintf(path + len, sizeof(path) - len, "/d");
@@ -614,7 +604,7 @@ static void test_counters_at_stop(void **state)
 	struct rwt_match m = { "sensor-stopped", 0, NULL, NULL };
 	json_object *rec;
 
-	SKIP_IF_NO_KERNEL();
+	RWT_SKIP_UNLESS_UP(sensor_up);
 	assert_true(WIFEXITED(rwt_sensor_stop(&sensor)));
 	rec = rwt_wait_for(&sensor, rwt_match_action, &m, 0);
 	assert_non_null(rec);

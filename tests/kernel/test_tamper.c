@@ -26,16 +26,6 @@ static struct rwt_sensor sensor;
 static bool sensor_up;
 
 
-#define SKIP_IF_NO_KERNEL()						\
-	do {								\
-		if (!sensor_up) {					\
-			const char *why_ = rwt_kernel_skip_reason();	\
-			printf("%s\n", why_ ? why_ : "skipped: sensor did not start"); \
-			if (why_)					\
-				skip();					\
-			fail_msg("sensor did not start");		\
-		}							\
-	} while (0)
 
 static int group_setup(void **state)
 {
@@ -139,7 +129,7 @@ static void test_hooks_in_force(void **state)
 	struct rwt_match m = { "sensor-started", 0, NULL, NULL };
 	json_object *rec, *hooks;
 
-	SKIP_IF_NO_KERNEL();
+	RWT_SKIP_UNLESS_UP(sensor_up);
 	rec = rwt_wait_for(&sensor, rwt_match_action, &m, 0);
 	assert_non_null(rec);
 	hooks = rwt_get(rec, "ringward.sensor.hooks");
@@ -161,7 +151,7 @@ static void test_signal_to_sensor(void **state)
 	json_object *rec;
 	pid_t other;
 
-	SKIP_IF_NO_KERNEL();
+	RWT_SKIP_UNLESS_UP(sensor_up);
 	/* first a signal to an unprotected process: not reported */
 	other = spawn_pauser();
 	assert_int_equal(kill(other, SIGURG), 0);
@@ -200,7 +190,7 @@ static void test_bpf_load(void **state)
 	json_object *rec;
 	int fd;
 
-	SKIP_IF_NO_KERNEL();
+	RWT_SKIP_UNLESS_UP(sensor_up);
 	fd = bpf_prog_load(BPF_PROG_TYPE_SOCKET_FILTER, "rwt_probe", "GPL", insns, 2, NULL);
 	assert_true(fd >= 0);
 	memset(&info, 0, sizeof(info));
@@ -234,7 +224,7 @@ static void test_ptrace_attach(void **state)
 	pid_t child;
 	int st;
 
-	SKIP_IF_NO_KERNEL();
+	RWT_SKIP_UNLESS_UP(sensor_up);
 	child = spawn_pauser();
 	assert_int_equal(ptrace(PTRACE_ATTACH, child, NULL, NULL), 0);
 	assert_int_equal(waitpid(child, &st, 0), child);
@@ -261,7 +251,7 @@ static void test_memfd_create(void **state)
 	json_object *rec;
 	int fd;
 
-	SKIP_IF_NO_KERNEL();
+	RWT_SKIP_UNLESS_UP(sensor_up);
 	fd = memfd_create("rwt-tamper-memfd", MFD_CLOEXEC);
 	assert_true(fd >= 0);
 	rec = wait_want((struct want){ "memfd-create", "process.pid", getpid(), NULL, 0,
@@ -277,7 +267,7 @@ static void test_setid_in_child(void **state)
 	pid_t child;
 	int st;
 
-	SKIP_IF_NO_KERNEL();
+	RWT_SKIP_UNLESS_UP(sensor_up);
 	child = fork();
 	assert_true(child >= 0);
 	if (child == 0) {

@@ -276,6 +276,14 @@ bool rwt_match_action(json_object *rec, void *arg)
 	return true;
 }
 
+void rwt_expect_str(json_object *rec, const char *field, const char *want)
+{
+	const char *v = rwt_str(rec, field);
+
+	if (!v || strcmp(v, want) != 0)
+		fail_msg("%s: got %s, want \"%s\"", field, v ? v : "(absent)", want);
+}
+
 #define MAX_KIDS 64
 static pid_t kids[MAX_KIDS];
 static int n_kids;

@@ -63,6 +63,23 @@ int64_t rwt_int(json_object *rec, const char *dotted, int64_t dflt);
 struct rwt_match { const char *action; pid_t pid; const char *field; const char *value; };
 bool rwt_match_action(json_object *rec, void *arg);
 
+/* In a test whose group setup starts the sensor: skip with the reason
+ * when this machine cannot run kernel tests, fail when the sensor did not
+ * start although it could have. */
+#define RWT_SKIP_UNLESS_UP(up)						\
+	do {								\
+		if (!(up)) {					\
+			const char *why_ = rwt_kernel_skip_reason();	\
+			printf("%s\n", why_ ? why_ : "skipped: sensor did not start"); \
+			if (why_)					\
+				skip();					\
+			fail_msg("sensor did not start");		\
+		}							\
+	} while (0)
+
+/* Fail, naming the field, unless rec's string field is want. */
+void rwt_expect_str(json_object *rec, const char *field, const char *want);
+
 /* Children of a test: tracked so that a failing test still kills and
  * reaps them (call rwt_kids_reap() from every teardown). */
 void rwt_kid_add(pid_t pid);
