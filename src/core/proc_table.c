@@ -1168,7 +1168,7 @@ static void fill_process(struct proc_table *pt, struct rw_event *ev, const struc
 			rw_event__set_int(ev, RW_F_PROC_TTY_MINOR, e->tty_minor);
 		}
 	}
-	if ((e->known & PT_K_SID) && e->sid > 0 && lacks(ev, RW_F_PROC_SID))
+	if ((e->known & PT_K_SID) && e->sid >= 0 && lacks(ev, RW_F_PROC_SID))
 		rw_event__set_int(ev, RW_F_PROC_SID, e->sid);
 	if ((e->known & PT_K_EUID) && lacks(ev, RW_F_PROC_UID))
 		set_id(ev, RW_F_PROC_UID, e->euid);
