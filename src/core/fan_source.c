@@ -10,6 +10,7 @@
  * keeps a filesystem busy (umount, container teardown).
  */
 #include "core/fan_source.h"
+#include "core/mounts.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -1205,102 +1206,6 @@ static void on_tick(struct sensor *s, void *ctx)
 
 /* ---- filesystems -------------------------------------------------------- */
 
-/* Filesystems with no files worth watching, or no file handles. overlay:
- * its writes reach its upper filesystem, which is marked (marking both
- * would report each write twice, once with a path we cannot resolve).
- * squashfs/iso9660/erofs: read-only by nature. */
-static const char *const skip_fstypes[] = {
-	"proc", "sysfs", "cgroup", "cgroup2", "devpts", "tracefs", "debugfs", "bpf",
-	"securityfs", "pstore", "mqueue", "configfs", "fusectl", "autofs", "nsfs",
-	"binfmt_misc", "hugetlbfs", "efivarfs", "rpc_pipefs", "selinuxfs", "overlay",
-	"squashfs", "iso9660", "erofs", "nfsd", "ramfs",
-};
-
-static bool skip_fstype(const char *t)
-{
-	for (size_t i = 0; i < sizeof(skip_fstypes) / sizeof(skip_fstypes[0]); i++)
-		if (strcmp(t, skip_fstypes[i]) == 0)
-			return true;
-	return false;
-}
-
-/* mountinfo escapes space, tab, newline and backslash as \ooo. */
-static void unescape(char *s)
-{
-	char *o = s;
-
-	for (; *s; s++) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
-		    s[3] >= '0' && s[3] <= '7') {
-			*o++ = (char)((s[1] - '0') << 6 | (s[2] - '0') << 3 | (s[3] - '0'));
-			s += 3;
-		} else {
-			*o++ = *s;
-		}
-	}
-	*o = 0;
-}
-
-struct mnt {
-	dev_t dev;
-	bool root;		/* mounts the filesystem's root */
-	char fstype[64];
-	char *path;		/* from malloc() */
-};
-
-/* Every mount in our namespace, in mountinfo order. Caller frees. */
-static int read_mountinfo(struct mnt **out)
-{
-	FILE *fp = fopen("/proc/self/mountinfo", "re");
-	char *line = NULL;
-	size_t cap = 0;
-	struct mnt *v = NULL;
-	int n = 0, max = 0;
-
-	if (!fp)
-		return -errno;
-	while (getline(&line, &cap, fp) > 0) {
-		unsigned maj, min;
-		char *root, *path, *sep, *fstype, *save = NULL;
-		struct mnt *nv;
-
-		if (sscanf(line, "%*u %*u %u:%u", &maj, &min) != 2)
-			continue;
-		sep = strstr(line, " - ");
-		if (!sep)
-			continue;
-		*sep = 0;
-		fstype = strtok_r(sep + 3, " ", &save);
-		if (!fstype)
-			continue;
-		strtok_r(line, " ", &save);	/* id */
-		strtok_r(NULL, " ", &save);	/* parent */
-		strtok_r(NULL, " ", &save);	/* maj:min */
-		root = strtok_r(NULL, " ", &save);
-		path = strtok_r(NULL, " ", &save);
-		if (!root || !path)
-			continue;
-		if (n == max) {
-			max = max ? max * 2 : 64;
-			nv = realloc(v, (size_t)max * sizeof(*v));
-			if (!nv)
-				break;
-			v = nv;
-		}
-		unescape(path);
-		v[n].dev = makedev(maj, min);
-		v[n].root = strcmp(root, "/") == 0;
-		snprintf(v[n].fstype, sizeof(v[n].fstype), "%s", fstype);
-		v[n].path = strdup(path);
-		if (v[n].path)
-			n++;
-	}
-	free(line);
-	fclose(fp);
-	*out = v;
-	return n;
-}
-
 static struct fan_fs *fs_by_dev(struct fan_source *f, dev_t dev)
 {
 	for (int i = 0; i < f->n_fs; i++)
@@ -1385,14 +1290,14 @@ static void mark_fs(struct fan_source *f, struct mnt *v, int n, dev_t dev)
 static void scan_mounts(struct fan_source *f)
 {
 	struct mnt *v = NULL;
-	int n = read_mountinfo(&v);
+	int n = mounts__read(&v);
 
 	for (int i = 0; i < f->n_fs; i++)
 		f->fs[i].seen = false;
 	for (int i = 0; i < n; i++) {
 		struct fan_fs *fs;
 
-		if (skip_fstype(v[i].fstype))
+		if (mounts__skip_fstype(v[i].fstype))
 			continue;
 		fs = fs_by_dev(f, v[i].dev);
 		if (fs)

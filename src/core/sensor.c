@@ -37,13 +37,17 @@
 #include "core/dns.h"
 #include "core/fan_source.h"
 #include "core/output_proc.h"
+#include "core/perm_source.h"
 #include "core/proc_table.h"
+#include "core/quarantine.h"
+#include "core/response.h"
 #include "core/status_sock.h"
 #include "core/supervisor.h"
 #include "engine/content_sign.h"
 #include "engine/fault.h"
 
 #define MAX_WATCH	16
+#define MAX_OWN		16
 #define MAX_CBS		16
 #define MAX_HOOKS	1024	/* one per eBPF program and per marked filesystem */
 #define TICK_NS		5000000ULL	/* 5 ms: batch draining and output flush */
@@ -145,6 +149,16 @@ struct sensor {
 	uint64_t reload_at_ns;		/* monotonic; 0 = none pending */
 	bool reload_now;		/* SIGHUP */
 
+	/* response: --mode protect acts on block, kill and quarantine */
+	bool protect;
+	unsigned verdict_ms;
+	struct perm_source *perm;
+	char *own[MAX_OWN];		/* the sensor's files (real paths): tamper evidence */
+	size_t own_len[MAX_OWN];
+	int n_own;
+	dev_t exe_dev;
+	ino_t exe_ino;
+
 	/* containment and status */
 	const char *state_dir;
 	struct boot_info boot;
@@ -179,6 +193,22 @@ int sensor__on_tick(struct sensor *s, sensor_tick_cb cb, void *ctx)
 		return -ENOSPC;
 	s->ticks[s->n_ticks++] = (struct cb){ cb, ctx };
 	return 0;
+}
+
+void sensor__forget(struct sensor *s, void *ctx)
+{
+	int n = 0;
+
+	/* watches keep their index (epoll data names it): emptied in place */
+	for (int i = 0; i < s->n_watches; i++)
+		if (s->watches[i].ctx == ctx && s->watches[i].cb) {
+			epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->watches[i].fd, NULL);
+			s->watches[i].cb = NULL;
+		}
+	for (int i = 0; i < s->n_ticks; i++)
+		if (s->ticks[i].ctx != ctx)
+			s->ticks[n++] = s->ticks[i];
+	s->n_ticks = n;
 }
 
 int sensor__on_report(struct sensor *s, sensor_tick_cb cb, void *ctx)
@@ -373,6 +403,9 @@ static void add_host(struct sensor *s, struct rw_event *ev)
 		rw_event__set_cstr(ev, RW_F_HOST_ID, s->host_id);
 }
 
+static void tamper_check(struct sensor *s, const struct rw_event *ev, const char *a,
+			 size_t alen);
+
 void sensor__emit(struct sensor *s, struct rw_event *ev)
 {
 	size_t alen = 0;
@@ -403,12 +436,225 @@ void sensor__emit(struct sensor *s, struct rw_event *ev)
 	if (action_is(a, alen, "exit"))
 		proc_table__exit(s->procs, pid, (uint64_t)rw_event__int(ev, RW_F_TIMESTAMP, 0));
 
+	if (s->n_own)
+		tamper_check(s, ev, a, alen);
 	count_action(s, a, alen);
 	if (ev->n_truncated)
 		s->counters[RW_C_TRUNC_USER_ARENA] += ev->n_truncated;
 	if (s->events)
 		write_record(s, ev);
 	supervisor__feed(s->sv, ev);
+}
+
+/* ---- response and tamper evidence ---------------------------------- */
+
+static bool own_path(const struct sensor *s, const char *p, size_t len)
+{
+	for (int i = 0; p && i < s->n_own; i++) {
+		size_t l = s->own_len[i];
+
+		if (len >= l && !memcmp(p, s->own[i], l) && (len == l || p[l] == '/'))
+			return true;
+	}
+	return false;
+}
+
+static void add_own(struct sensor *s, const char *path)
+{
+	char *rp = path ? realpath(path, NULL) : NULL;
+
+	if (!rp)
+		return;
+	if (s->n_own == MAX_OWN || own_path(s, rp, strlen(rp))) {
+		free(rp);
+		return;
+	}
+	s->own_len[s->n_own] = strlen(rp);
+	s->own[s->n_own++] = rp;
+}
+
+/* The sensor's binary, its content and keys, its state and unit: what a
+ * change to raises ringward-tamper, and what protect mode keeps from
+ * being written. */
+static void collect_own(struct sensor *s)
+{
+	struct stat sb;
+
+	if (stat("/proc/self/exe", &sb) == 0) {
+		s->exe_dev = sb.st_dev;
+		s->exe_ino = sb.st_ino;
+	}
+	add_own(s, "/proc/self/exe");
+	for (int i = 0; i < s->n_content; i++)
+		add_own(s, s->content[i]);
+	add_own(s, s->trusted_keys);
+	add_own(s, s->state_dir);
+	add_own(s, "/etc/ringward");
+	add_own(s, "/etc/systemd/system/ringward.service");
+}
+
+/* Was the process that did ev the sensor, one of its processes, or the
+ * ringward binary (the CLI managing quarantine or content)? */
+static bool by_sensor(const struct sensor *s, const struct rw_event *ev)
+{
+	pid_t pid = (pid_t)rw_event__int(ev, RW_F_PROC_PID, 0);
+	char path[64];
+	struct stat sb;
+
+	if (pid == s->self || (pid_t)rw_event__int(ev, RW_F_PARENT_PID, 0) == s->self ||
+	    pid == supervisor__engine_pid(s->sv) || pid == s->outp.pid)
+		return true;
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+	return pid > 0 && stat(path, &sb) == 0 && sb.st_dev == s->exe_dev &&
+	       sb.st_ino == s->exe_ino;
+}
+
+/* A file event on the sensor's own files, by anyone else: a
+ * ringward-tamper alert of the core's own (no content needed). */
+static void tamper_check(struct sensor *s, const struct rw_event *ev, const char *a, size_t alen)
+{
+	size_t plen = 0, tlen = 0;
+	const char *p = rw_event__str(ev, RW_F_FILE_PATH, &plen);
+	const char *t = rw_event__str(ev, RW_F_FILE_TARGET_PATH, &tlen);
+	struct rw_event *al = s->rec;
+	char action[64], reason[PATH_MAX + 128];
+	static const enum rw_field keep[] = {
+		RW_F_TIMESTAMP, RW_F_FILE_PATH, RW_F_FILE_NAME, RW_F_FILE_DIRECTORY,
+		RW_F_FILE_TARGET_PATH, RW_F_FILE_INODE, RW_F_PROC_PID, RW_F_PROC_NAME,
+		RW_F_PROC_EXECUTABLE, RW_F_PROC_COMMAND_LINE, RW_F_PROC_UID, RW_F_USER_ID,
+		RW_F_USER_NAME, RW_F_PARENT_PID, RW_F_PARENT_EXECUTABLE,
+	};
+
+	if (!(action_is(a, alen, "delete") || action_is(a, alen, "rename") ||
+	      action_is(a, alen, "modify") || action_is(a, alen, "create") ||
+	      action_is(a, alen, "chmod")))
+		return;
+	if (!own_path(s, p, plen) && !own_path(s, t, tlen))
+		return;
+	if (by_sensor(s, ev))
+		return;
+	rw_event__reset(al);
+	for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
+		rw_event__copy_field(al, ev, keep[i]);
+	snprintf(action, sizeof(action), "sensor-file-%.*s", (int)alen, a);
+	rw_event__set_cstr(al, RW_F_EVENT_KIND, "alert");
+	rw_event__set_cstr(al, RW_F_EVENT_CATEGORY, "file");
+	rw_event__set_cstr(al, RW_F_EVENT_TYPE, "change");
+	rw_event__set_cstr(al, RW_F_EVENT_ACTION, action);
+	rw_event__set_cstr(al, RW_F_RULE_ID, "ringward-tamper");
+	rw_event__set_cstr(al, RW_F_RULE_NAME, "ringward-tamper");
+	rw_event__set_int(al, RW_F_EVENT_SEVERITY, 4);
+	rw_event__set_cstr(al, RW_F_RW_RULE_LEVEL, "high");
+	snprintf(reason, sizeof(reason), "the sensor's file %.*s: %.*s by another process",
+		 (int)(own_path(s, p, plen) ? plen : tlen), own_path(s, p, plen) ? p : t,
+		 (int)alen, a);
+	rw_event__set_cstr(al, RW_F_EVENT_REASON, reason);
+	sensor__write(s, al);
+}
+
+/* What the rule of an alert says to do, done (protect mode) or said
+ * (detect mode), recorded in the alert. */
+static void respond(struct sensor *s, struct rw_event *al)
+{
+	size_t len = 0;
+	const char *act = rw_event__str(al, RW_F_RW_RULE_ACTION, &len);
+	pid_t pid = (pid_t)rw_event__int(al, RW_F_PROC_PID, 0);
+	char detail[PATH_MAX + 128], id[QUARANTINE_ID_SIZE] = "";
+	int err;
+
+	if (!act || action_is(act, len, "alert"))
+		return;
+	rw_event__set_str(al, RW_F_RW_RESPONSE_ACTION, act, len);
+	if (!s->protect) {
+		rw_event__set_cstr(al, RW_F_RW_RESPONSE_RESULT, "not-enforced");
+		snprintf(detail, sizeof(detail), "detect mode: would have done '%.*s'", (int)len,
+			 act);
+		rw_event__set_cstr(al, RW_F_RW_RESPONSE_DETAIL, detail);
+		return;
+	}
+	if (action_is(act, len, "block")) {
+		if (rw_event__has(al, RW_F_RW_VERDICT_ID)) {
+			const char *o = perm_source__outcome(s->perm,
+				(uint64_t)rw_event__int(al, RW_F_RW_VERDICT_ID, 0), true);
+
+			rw_event__set_cstr(al, RW_F_RW_RESPONSE_RESULT,
+					   !strncmp(o, "denied", 6) ? "denied" : "not-denied");
+			rw_event__set_cstr(al, RW_F_RW_RESPONSE_DETAIL, o);
+			if (!strncmp(o, "denied", 6))
+				rw_event__set_cstr(al, RW_F_EVENT_OUTCOME, "failure");
+		} else {
+			/* the real event matched: the exec or open was not held
+			 * (no permission hook, a missed deadline, or fields known
+			 * only once it ran) */
+			rw_event__set_cstr(al, RW_F_RW_RESPONSE_RESULT, "not-denied");
+			rw_event__set_cstr(al, RW_F_RW_RESPONSE_DETAIL, s->perm ?
+				"it ran: not held for a verdict, or the verdict missed its deadline" :
+				"it ran: fanotify permission events are not in force");
+		}
+		return;
+	}
+	if (action_is(act, len, "kill")) {
+		uint64_t start = 0;
+		unsigned killed = 0;
+
+		/* the process that matched, not one that reused its pid: its
+		 * start time must be the one the table saw */
+		err = pid > 0 ? response__proc_start(pid, &start, NULL) : -ESRCH;
+		if (!err && rw_event__has(al, RW_F_PROC_START)) {
+			long hz = sysconf(_SC_CLK_TCK);
+			uint64_t boot_ns = start * (1000000000ULL / (uint64_t)(hz > 0 ? hz : 100));
+			int64_t d = (int64_t)sensor__boot_to_real(s, boot_ns) -
+				    rw_event__int(al, RW_F_PROC_START, 0);
+
+			if (d > 50000000LL || d < -50000000LL)
+				err = -ESRCH;
+		}
+		if (!err)
+			err = response__kill_checked(pid, start, false, &killed);
+		rw_event__set_cstr(al, RW_F_RW_RESPONSE_RESULT, err ? "failed" : "killed");
+		snprintf(detail, sizeof(detail), err ? "kill of pid %d failed: %s" :
+			 "pid %d killed with SIGKILL", (int)pid, strerror(-err));
+		rw_event__set_cstr(al, RW_F_RW_RESPONSE_DETAIL, detail);
+		s->counters[err ? RW_C_RESP_FAILED : RW_C_RESP_KILLED]++;
+		return;
+	}
+	if (action_is(act, len, "quarantine")) {
+		size_t plen = 0;
+		const char *p = rw_event__str(al, RW_F_FILE_TARGET_PATH, &plen);
+		char path[PATH_MAX], qdir[PATH_MAX];
+
+		if (!p)
+			p = rw_event__str(al, RW_F_FILE_PATH, &plen);
+		if (!p)
+			p = rw_event__str(al, RW_F_PROC_EXECUTABLE, &plen);
+		snprintf(path, sizeof(path), "%.*s", (int)plen, p ? p : "");
+		snprintf(qdir, sizeof(qdir), "%s/quarantine", s->state_dir);
+		{
+			size_t rlen = 0;
+			const char *r = rw_event__str(al, RW_F_RULE_ID, &rlen);
+			char rule[128];
+
+			snprintf(rule, sizeof(rule), "%.*s", (int)rlen, r ? r : "");
+			err = p ? quarantine__file(qdir, path, rule, id) : -ENOENT;
+		}
+		rw_event__set_cstr(al, RW_F_RW_RESPONSE_RESULT, err ? "failed" : "quarantined");
+		if (!err)
+			rw_event__set_cstr(al, RW_F_RW_QUARANTINE_ID, id);
+		snprintf(detail, sizeof(detail), err ? "quarantine of %s failed: %s" :
+			 "%s moved to the quarantine (ringward quarantine restore ID)", path,
+			 strerror(-err));
+		rw_event__set_cstr(al, RW_F_RW_RESPONSE_DETAIL, detail);
+		s->counters[err ? RW_C_RESP_FAILED : RW_C_RESP_QUARANTINED]++;
+	}
+}
+
+void sensor__write(struct sensor *s, struct rw_event *rec)
+{
+	if (!rw_event__has(rec, RW_F_TIMESTAMP))
+		rw_event__set_time(rec, RW_F_TIMESTAMP, clock_ns(CLOCK_REALTIME));
+	add_host(s, rec);
+	rw_event__set_int(rec, RW_F_EVENT_SEQUENCE, (int64_t)++s->seq);
+	write_record(s, rec);
 }
 
 /* ---- the sensor's own records ------------------------------------------ */
@@ -483,6 +729,7 @@ static void sensor_record(struct sensor *s, const char *kind, const char *action
 		else
 			snprintf(buf, sizeof(buf), "unsigned: no trusted key is configured");
 		rw_event__set_cstr(ev, RW_F_RW_CONTENT_SIGNING, buf);
+		rw_event__set_cstr(ev, RW_F_RW_SENSOR_MODE, s->protect ? "protect" : "detect");
 		for (unsigned i = 0; fault__name(i); i++)
 			if (s->test_faults & (1u << i))
 				rw_event__add_strv(ev, RW_F_RW_SENSOR_TEST_FAULTS, fault__name(i),
@@ -570,8 +817,10 @@ static void status_json(struct sensor *s, const char *state, struct strbuf *sb)
 			"\"uptime_s\":%llu,", state, s->self, RW_SENSOR_VERSION, RW_SCHEMA_VERSION, up);
 	health_json(s, sb);
 	strbuf__appendf(sb, ",\"sensor\":{\"version\":\"%s\",\"schema\":%d,\"pid\":%d,"
-			"\"uptime_s\":%llu,\"safe_mode\":%s,\"unclean_starts\":%u,\"test_faults\":[",
+			"\"uptime_s\":%llu,\"mode\":\"%s\",\"safe_mode\":%s,\"unclean_starts\":%u,"
+			"\"test_faults\":[",
 			RW_SENSOR_VERSION, RW_SCHEMA_VERSION, s->self, up,
+			s->protect ? "protect" : "detect",
 			s->boot.safe_mode ? "true" : "false", s->boot.unclean);
 	for (unsigned i = 0, n = 0; fault__name(i); i++)
 		if (s->test_faults & (1u << i))
@@ -869,9 +1118,28 @@ static void sv_engine_pid(void *ctx, pid_t pid, bool alive)
 		bpf_source__unprotect_pid(s->bpf, pid);
 }
 
+static void sv_verdict(void *ctx, uint64_t id, uint32_t bits)
+{
+	struct sensor *s = ctx;
+
+	perm_source__verdict(s->perm, id, bits);
+}
+
 static void sv_write(void *ctx, struct rw_event *rec)
 {
 	struct sensor *s = ctx;
+	size_t klen = 0;
+	const char *kind = rw_event__str(rec, RW_F_EVENT_KIND, &klen);
+
+	if (action_is(kind, klen, "alert")) {
+		respond(s, rec);
+	} else if (s->perm) {
+		size_t alen = 0;
+		const char *a = rw_event__str(rec, RW_F_EVENT_ACTION, &alen);
+
+		if (action_is(a, alen, "content-loaded"))
+			perm_source__refresh(s->perm);
+	}
 
 	add_host(s, rec);
 	rw_event__set_int(rec, RW_F_EVENT_SEQUENCE, (int64_t)++s->seq);
@@ -898,6 +1166,13 @@ static void usage_run(FILE *f)
 "                       reload`, or a change under PATH.\n"
 "  --no-content         collect and write events only\n"
 "  --placeholders FILE  YAML name: [values] for the |expand modifier\n"
+"  --mode MODE          detect (default): rules only alert, and an alert says\n"
+"                       what its rule's action would have done; protect: block\n"
+"                       (fanotify permission events), kill and quarantine are\n"
+"                       carried out, and the sensor's files are kept from\n"
+"                       being written\n"
+"  --verdict-deadline-ms MS  how long an exec or open waits for the engine's\n"
+"                       verdict before the default applies (default 30)\n"
 "  --trusted-keys PATH  a public key file or a directory of *.pub: only content\n"
 "                       bundles signed by a trusted key load (default\n"
 "                       " RW_TRUSTED_DIR " when it holds a key; else\n"
@@ -926,10 +1201,13 @@ static void sensor_free(struct sensor *s)
 {
 	if (!s)
 		return;
+	perm_source__stop(s->perm);
 	bpf_source__stop(s->bpf);
 	fan_source__stop(s->fan);
 	dns_source__stop(s->dns);
 	supervisor__free(s->sv);
+	for (int i = 0; i < s->n_own; i++)
+		free(s->own[i]);
 	status_sock__close(s->status);
 	proc_table__free(s->procs);
 	if (s->epfd >= 0)
@@ -985,7 +1263,8 @@ static bool dir_has_key(const char *dir)
  * so that bad content never keeps the sensor from seeing. */
 static void start_detection(struct sensor *s, bool no_content)
 {
-	struct supervisor_host host = { .ctx = s, .write = sv_write, .engine_pid = sv_engine_pid };
+	struct supervisor_host host = { .ctx = s, .write = sv_write, .engine_pid = sv_engine_pid,
+					.verdict = sv_verdict };
 
 	if (no_content) {
 		s->n_content = 0;
@@ -1008,6 +1287,8 @@ static void start_detection(struct sensor *s, bool no_content)
 	if (!s->sv)
 		fprintf(stderr, "ringward run: cannot set up the engine (%s): no detection\n",
 			strerror(errno));
+	else if (perm_source__set_supervisor(s->perm, s->sv))
+		fprintf(stderr, "ringward run: verdict wakeups: %s\n", strerror(errno));
 	flush_output(s);
 }
 
@@ -1033,6 +1314,8 @@ int cmd_run(int argc, char **argv)
 		{ "lkg-after", required_argument, NULL, 6 },
 		{ "safe-mode-after", required_argument, NULL, 7 },
 		{ "test-faults", required_argument, NULL, 8 },
+		{ "mode", required_argument, NULL, 9 },
+		{ "verdict-deadline-ms", required_argument, NULL, 10 },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -1103,6 +1386,15 @@ int cmd_run(int argc, char **argv)
 				err = -EINVAL;
 			}
 			break;
+		case 9:
+			if (!strcmp(optarg, "protect") || !strcmp(optarg, "detect")) {
+				s->protect = !strcmp(optarg, "protect");
+			} else {
+				fprintf(stderr, "ringward run: --mode takes protect or detect\n");
+				err = -EINVAL;
+			}
+			break;
+		case 10: err = opt_uint("verdict-deadline-ms", optarg, &s->verdict_ms); break;
 		case 'h': usage_run(stdout); rc = 0; goto cleanup;
 		default: usage_run(stderr); rc = 2; goto cleanup;
 		}
@@ -1207,6 +1499,17 @@ int cmd_run(int argc, char **argv)
 			sensor__hook(s, name, false, "disabled by --hooks (or by default)");
 		}
 
+	/* the sensor's own files: tamper evidence in both modes; in protect
+	 * mode also kept from writing, and block rules enforced */
+	collect_own(s);
+	if (s->protect) {
+		struct perm_opts po = { .deadline_ms = s->verdict_ms,
+					.protect = (const char *const *)s->own,
+					.n_protect = s->n_own };
+
+		s->perm = perm_source__start(s, NULL, &po);
+		sensor__hook(s, "permission", s->perm != NULL, s->perm ? NULL : strerror(errno));
+	}
 	s->next_metrics_ns = clock_ns(CLOCK_MONOTONIC) + s->metrics_every_ns;
 	sensor_record(s, "state", "sensor-started", true, false);
 	start_detection(s, no_content);
@@ -1234,7 +1537,8 @@ int cmd_run(int argc, char **argv)
 				continue;
 			}
 			w = &s->watches[evs[i].data.u32];
-			w->cb(s, w->fd, evs[i].events, w->ctx);
+			if (w->cb)
+				w->cb(s, w->fd, evs[i].events, w->ctx);
 		}
 		if (s->reload_now)
 			maybe_reload(s);
@@ -1247,6 +1551,9 @@ int cmd_run(int argc, char **argv)
 	for (int i = 0; i < s->n_ticks; i++)
 		s->ticks[i].cb(s, s->ticks[i].ctx);
 	refresh_counters(s);
+	/* first: nothing on the host may wait for a sensor that is leaving */
+	perm_source__stop(s->perm);
+	s->perm = NULL;
 	bpf_source__stop(s->bpf);
 	fan_source__stop(s->fan);
 	dns_source__stop(s->dns);

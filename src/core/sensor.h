@@ -68,6 +68,11 @@ bool sensor__group_enabled(struct sensor *s, const char *group);
  * input; registered with sensor__on_tick. */
 typedef void (*sensor_tick_cb)(struct sensor *s, void *ctx);
 int sensor__on_tick(struct sensor *s, sensor_tick_cb cb, void *ctx);
+/* Remove every fd watch and callback registered with ctx. */
+void sensor__forget(struct sensor *s, void *ctx);
+/* Write a record the core built (an alert of its own): host fields and
+ * sequence added; not evaluated by the engine. */
+void sensor__write(struct sensor *s, struct rw_event *rec);
 /* Called before every metric/stopped report so sources can refresh counters. */
 int sensor__on_report(struct sensor *s, sensor_tick_cb cb, void *ctx);
 

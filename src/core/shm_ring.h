@@ -58,7 +58,7 @@
 #include "common/event.h"
 
 #define ENGINE_SHM_MAGIC	0x31474e4952575241ULL	/* "ARWRING1" */
-#define ENGINE_SHM_LAYOUT	1
+#define ENGINE_SHM_LAYOUT	2
 #define ENGINE_CTL_HDR		4096		/* bytes of struct engine_ctl's page */
 #define ENGINE_RULE_SLOTS	20000		/* rules named per table (SIGMA_MAX_RULES) */
 #define ENGINE_ALERT_RING	(8u << 20)	/* bytes of the alert ring */
@@ -77,7 +77,26 @@ enum wire_type {
 	WIRE_ALERT,		/* engine -> core: tag = the event's ring position,
 				 * tag2 = rule index */
 	WIRE_RECORD,		/* engine -> core: a state record; tag = generation */
+	WIRE_VERDICT_Q,		/* core -> engine: an exec or open waiting for a
+				 * verdict (an event, only block rules evaluated);
+				 * tag = request id */
+	WIRE_VERDICT,		/* engine -> core: tag = request id, tag2 = VERDICT_*;
+				 * after the alert of the rule that blocked it */
 };
+
+/* A verdict (WIRE_VERDICT tag2). */
+#define VERDICT_DENY		(1u << 0)	/* a block rule matched */
+#define VERDICT_CACHEABLE	(1u << 1)	/* every block rule of the category
+						 * reads only the file's path: the
+						 * same file gets the same verdict */
+
+/* The running set's block rules (engine_ctl.block_flags). */
+#define BLOCK_EXEC		(1u << 0)	/* a block rule on process_creation */
+#define BLOCK_EXEC_FAIL_CLOSED	(1u << 1)	/* ... one of them says fail: closed */
+#define BLOCK_EXEC_CACHEABLE	(1u << 2)	/* ... all read only Image */
+#define BLOCK_OPEN		(1u << 3)	/* a block rule on a file category */
+#define BLOCK_OPEN_FAIL_CLOSED	(1u << 4)
+#define BLOCK_OPEN_CACHEABLE	(1u << 5)
 
 /* Which content a load uses: the operator's paths or the LKG copy. */
 enum { ENGINE_CONTENT_CONFIGURED, ENGINE_CONTENT_LKG };
@@ -157,6 +176,7 @@ struct engine_ctl {
 	_Atomic uint64_t lkg_done_seq;	/* last SAVE_LKG finished */
 	_Atomic int32_t lkg_result;	/* of lkg_done_seq: 0 or -errno */
 	_Atomic uint64_t st[ES__COUNT];
+	_Atomic uint32_t block_flags;	/* BLOCK_* of the running set */
 	char label[2][ENGINE_LABEL];	/* per table: bundle name@version, or "" */
 	char sandbox_why[256];		/* what is missing from the sandbox, or "" */
 };

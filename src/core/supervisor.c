@@ -42,6 +42,7 @@ extern char **environ;
 #define FD_CTL		3	/* the engine's fds */
 #define FD_RING		4
 #define FD_WAKE		5
+#define FD_REPLY	6
 
 /* ---- the state file ---- */
 
@@ -107,6 +108,7 @@ struct supervisor {
 	char store_dir[PATH_MAX];
 	char exe_path[64];		/* /proc/<core>/fd/<exe_fd> */
 	int exe_fd, wake_fd;
+	int reply_fd;			/* the engine says a verdict is in */
 	pid_t self;
 	struct engine_shm m;
 	struct sv_file f;		/* the state file, as last read or written */
@@ -157,6 +159,10 @@ struct supervisor {
 	uint32_t last_alert_rule;
 	char last_alert_version[SV_ID_LEN];
 	bool any_alert;
+
+	/* block rules of the running set, as its engine published them */
+	uint32_t block_flags;
+	uint64_t block_gen;
 
 	/* counters: ours, and the engines' (those gone by in base) */
 	uint64_t c[RW_C__COUNT];
@@ -846,6 +852,13 @@ static void take_record(struct supervisor *sv, const struct wire_hdr *h)
 
 /* Everything in the alert ring. A ring that does not check out is reset
  * (what it held is lost, and counted once) and its engine killed. */
+/* A verdict: only its id and bits are read; the host checks the id. */
+static void take_verdict(struct supervisor *sv, const struct wire_hdr *h)
+{
+	if (sv->host.verdict)
+		sv->host.verdict(sv->host.ctx, h->tag, h->tag2 & (VERDICT_DENY | VERDICT_CACHEABLE));
+}
+
 static void drain_alerts(struct supervisor *sv)
 {
 	for (;;) {
@@ -871,6 +884,8 @@ static void drain_alerts(struct supervisor *sv)
 		}
 		if (h->type == WIRE_ALERT)
 			take_alert(sv, h);
+		else if (h->type == WIRE_VERDICT)
+			take_verdict(sv, h);
 		else if (h->type == WIRE_RECORD)
 			take_record(sv, h);
 		else
@@ -952,6 +967,7 @@ static int spawn(struct supervisor *sv, int which, const char *id)
 	err |= add_arg(argv, &argc, "--ctl-fd=%d", FD_CTL);
 	err |= add_arg(argv, &argc, "--ring-fd=%d", FD_RING);
 	err |= add_arg(argv, &argc, "--wake-fd=%d", FD_WAKE);
+	err |= add_arg(argv, &argc, "--reply-fd=%d", FD_REPLY);
 	err |= add_arg(argv, &argc, "--core-pid=%d", (int)sv->self);
 	err |= add_arg(argv, &argc, "--start=%s", which == ENGINE_CONTENT_LKG ? "lkg" : "configured");
 	err |= add_arg(argv, &argc, "--gen=%llu", (unsigned long long)g->gen);
@@ -993,7 +1009,8 @@ static int spawn(struct supervisor *sv, int which, const char *id)
 	posix_spawn_file_actions_adddup2(&fa, sv->m.ctl_fd, FD_CTL);
 	posix_spawn_file_actions_adddup2(&fa, sv->m.ring_fd, FD_RING);
 	posix_spawn_file_actions_adddup2(&fa, sv->wake_fd, FD_WAKE);
-	posix_spawn_file_actions_addclosefrom_np(&fa, FD_WAKE + 1);
+	posix_spawn_file_actions_adddup2(&fa, sv->reply_fd, FD_REPLY);
+	posix_spawn_file_actions_addclosefrom_np(&fa, FD_REPLY + 1);
 	err = -posix_spawn(&pid, sv->exe_path, &fa, &attr, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
@@ -1569,6 +1586,63 @@ void supervisor__feed(struct supervisor *sv, const struct rw_event *ev)
 		kill_engine(sv, "protocol");
 }
 
+int supervisor__ask(struct supervisor *sv, const struct rw_event *ev, uint64_t id)
+{
+	uint64_t one = 1;
+	int err;
+
+	if (!sv || sv->state == SV_OFF)
+		return -ENOTCONN;
+	err = shm_ring__put_event(&sv->m.ev, WIRE_VERDICT_Q, id, 0, ev);
+	if (err) {
+		if (err == -EPROTO)
+			kill_engine(sv, "protocol");
+		return err;
+	}
+	/* someone is waiting: wake the engine now, not on the next tick */
+	if (sv->pid > 0 && write(sv->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		sv->pending_wake = true;
+	return 0;
+}
+
+int supervisor__reply_fd(const struct supervisor *sv)
+{
+	return sv ? sv->reply_fd : -1;
+}
+
+void supervisor__on_reply(struct supervisor *sv)
+{
+	uint64_t v;
+
+	if (!sv)
+		return;
+	if (read(sv->reply_fd, &v, sizeof(v)) < 0) {
+		/* EAGAIN: drained already by a tick */
+	}
+	drain_alerts(sv);
+}
+
+uint32_t supervisor__block_flags(struct supervisor *sv, uint64_t *gen)
+{
+	if (!sv)
+		return 0;
+	/* the running engine's set; kept while it restarts (its content
+	 * still decides what a missed deadline means) */
+	if (sv->pid > 0 && sv->m.ctl) {
+		uint64_t g = atomic_load(&sv->m.ctl->loaded_gen);
+
+		if (g && g != sv->block_gen) {
+			sv->block_gen = g;
+			sv->block_flags = atomic_load(&sv->m.ctl->block_flags) & 0x3f;
+		}
+	}
+	if (sv->state == SV_OFF)
+		return 0;
+	if (gen)
+		*gen = sv->block_gen;
+	return sv->block_flags;
+}
+
 void supervisor__reload(struct supervisor *sv)
 {
 	char id[SV_ID_LEN];
@@ -1618,7 +1692,7 @@ struct supervisor *supervisor__new(const struct supervisor_opts *o,
 	}
 	sv->o = *o;
 	sv->host = *host;
-	sv->exe_fd = sv->wake_fd = sv->pidfd = sv->statm_fd = -1;
+	sv->exe_fd = sv->wake_fd = sv->reply_fd = sv->pidfd = sv->statm_fd = -1;
 	sv->m.ctl_fd = sv->m.ring_fd = -1;
 	sv->self = getpid();
 	if (!sv->o.hang_ms)
@@ -1672,15 +1746,17 @@ struct supervisor *supervisor__new(const struct supervisor_opts *o,
 	if (err)
 		goto fail;
 	sv->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (sv->wake_fd < 0) {
+	sv->reply_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (sv->wake_fd < 0 || sv->reply_fd < 0) {
 		err = -errno;
 		goto fail;
 	}
-	/* above the numbers the engine gets them as (3..5), so that moving
+	/* above the numbers the engine gets them as (3..6), so that moving
 	 * one into place never overwrites another */
 	high_fd(&sv->m.ctl_fd);
 	high_fd(&sv->m.ring_fd);
 	high_fd(&sv->wake_fd);
+	high_fd(&sv->reply_fd);
 	start(sv);
 	return sv;
 fail:
@@ -1757,6 +1833,8 @@ void supervisor__free(struct supervisor *sv)
 		close(sv->exe_fd);
 	if (sv->wake_fd >= 0)
 		close(sv->wake_fd);
+	if (sv->reply_fd >= 0)
+		close(sv->reply_fd);
 	engine_shm__close(&sv->m);
 	free(sv->rbuf);
 	free(sv->ev);

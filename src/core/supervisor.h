@@ -82,6 +82,8 @@ struct supervisor_host {
 	/* An engine process started (alive) or was reaped (!alive), so the
 	 * host can watch what is done to it (signals); may be NULL. */
 	void (*engine_pid)(void *ctx, pid_t pid, bool alive);
+	/* The engine's verdict on request id (VERDICT_* bits); may be NULL. */
+	void (*verdict)(void *ctx, uint64_t id, uint32_t bits);
 };
 
 struct supervisor;
@@ -103,6 +105,20 @@ void supervisor__feed(struct supervisor *sv, const struct rw_event *ev);
 /* The 5 ms tick: wake the engine, hand its alerts and records to the
  * host, watch its health, restart it when due. */
 void supervisor__tick(struct supervisor *sv);
+/* Protect mode: ask the engine for a verdict on ev (an exec or open held
+ * by a fanotify permission event): it evaluates the block rules only, and
+ * host.verdict(id, bits) follows, possibly never (a dead engine): the
+ * caller keeps the deadline. Wakes the engine at once. -ENOTCONN when
+ * content is off, -ENOSPC when the ring is full. */
+int supervisor__ask(struct supervisor *sv, const struct rw_event *ev, uint64_t id);
+/* An eventfd the engine writes after a verdict; on readable, call
+ * supervisor__on_reply (drains the alert ring now, verdicts included). */
+int supervisor__reply_fd(const struct supervisor *sv);
+void supervisor__on_reply(struct supervisor *sv);
+/* BLOCK_* (core/shm_ring.h) of the running content and its generation
+ * (changes when new content is swapped in): 0 when content is off. */
+uint32_t supervisor__block_flags(struct supervisor *sv, uint64_t *gen);
+
 /* The content changed or a reload was asked for. */
 void supervisor__reload(struct supervisor *sv);
 

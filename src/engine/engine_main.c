@@ -36,6 +36,7 @@
 #include "engine/ruleset.h"
 #include "engine/sandbox.h"
 #include "engine/sigma.h"
+#include "engine/sigma_fields.h"
 
 #define MAX_PATHS	32
 #define MAX_DIAG	20
@@ -45,6 +46,7 @@ struct engine {
 	struct engine_shm m;
 	struct engine_ctl *c;
 	int wake_fd;
+	int reply_fd;		/* written after a verdict: the core is waiting */
 	pid_t self;
 
 	const char *content[MAX_PATHS];
@@ -58,6 +60,7 @@ struct engine {
 	struct ruleset_stats base;	/* stats of sets retired */
 	struct rw_event *ev, *alert, *rec;
 	uint64_t ev_pos;	/* ring position of the event being evaluated */
+	bool denied;		/* a block rule matched the verdict request */
 };
 
 static struct engine *the_engine;	/* for the out-of-memory note */
@@ -102,6 +105,22 @@ static void put_out(struct engine *e, uint16_t type, uint64_t tag, uint32_t tag2
 	}
 }
 
+/* The same for a record without payload. */
+static void put_ctl(struct engine *e, uint16_t type, uint64_t tag, uint32_t tag2)
+{
+	struct timespec ms = { 0, 1000000 };
+	int err;
+
+	while ((err = shm_ring__put(&e->m.al, type, tag, tag2, NULL, 0)) == -ENOSPC) {
+		beat(e);
+		nanosleep(&ms, NULL);
+	}
+	if (err) {
+		atomic_store(&e->c->note, ENGINE_NOTE_PROTOCOL);
+		_exit(5);
+	}
+}
+
 static void stats_out(struct engine *e)
 {
 	struct ruleset_stats st = { 0 };
@@ -118,6 +137,51 @@ static void stats_out(struct engine *e)
 			      memory_order_relaxed);
 	atomic_store_explicit(&e->c->st[ES_RE_ERRORS], e->base.re_errors + st.re_errors,
 			      memory_order_relaxed);
+}
+
+/* ---- verdicts (protect mode) ---- */
+
+static bool is_block(const struct rule_info *ri)
+{
+	return ri && ri->action && !strcmp(ri->action, "block");
+}
+
+/* Does every value rule r reads come from field f (the file's path)? Then
+ * the verdict depends on the file alone and the core may cache it. */
+static bool reads_only(const struct rule *r, enum rw_field f)
+{
+	for (uint32_t i = 0; i < r->n_items; i++)
+		if (r->items[i].ecs != f)
+			return false;
+	for (uint32_t i = 0; i < r->n_pats; i++)
+		if (r->pats[i].kind >= PK_REF_EQ && sigma_fields[r->pats[i].ref].ecs != f)
+			return false;
+	return true;
+}
+
+/* BLOCK_* of a rule set: which permission events the core must ask about,
+ * what a missed deadline means, whether verdicts may be cached. */
+static uint32_t block_summary(struct ruleset *rs)
+{
+	uint32_t fl = BLOCK_EXEC_CACHEABLE | BLOCK_OPEN_CACHEABLE;
+
+	for (size_t i = 0; i < ruleset__count(rs); i++) {
+		const struct rule_info *ri = ruleset__rule(rs, i);
+		const struct rule *r = ruleset__compiled(rs, i);
+
+		if (!is_block(ri) || !r)
+			continue;
+		if (r->cat == SC_PROCESS_CREATION) {
+			fl |= BLOCK_EXEC | (ri->fail_closed ? BLOCK_EXEC_FAIL_CLOSED : 0);
+			if (!reads_only(r, RW_F_PROC_EXECUTABLE))
+				fl &= ~BLOCK_EXEC_CACHEABLE;
+		} else if (r->cat == SC_FILE_ACCESS) {
+			fl |= BLOCK_OPEN | (ri->fail_closed ? BLOCK_OPEN_FAIL_CLOSED : 0);
+			if (!reads_only(r, RW_F_FILE_PATH))
+				fl &= ~BLOCK_OPEN_CACHEABLE;
+		}
+	}
+	return fl;
 }
 
 /* ---- content ---- */
@@ -324,6 +388,7 @@ static void load(struct engine *e, int which, uint64_t gen)
 		e->rs = rs;
 		e->which = which;
 		atomic_store(&e->c->loaded_rules, (uint32_t)ruleset__count(rs));
+		atomic_store(&e->c->block_flags, block_summary(rs));
 		atomic_store(&e->c->loaded_gen, gen);
 		atomic_store(&e->c->load_result, 0);
 		content_rec(e, "content-loaded", true, NULL, paths, n, rs, NULL);
@@ -380,6 +445,51 @@ static int on_match(const struct rule_info *rule, const struct rw_event *ev, voi
 	return 0;
 }
 
+/* A verdict request: only block rules count; the first that matches makes
+ * the alert (the core adds what was done) and the verdict is deny. */
+static int on_verdict_match(const struct rule_info *rule, const struct rw_event *ev, void *ctx)
+{
+	struct engine *e = ctx;
+	const struct rule_info *first = ruleset__rule(e->rs, 0);
+
+	if (!is_block(rule))
+		return 0;
+	e->denied = true;
+	alert__build(e->alert, ev, rule);
+	put_out(e, WIRE_ALERT, e->ev_pos, (uint32_t)(rule - first), e->alert);
+	atomic_fetch_add_explicit(&e->c->st[ES_ALERTS], 1, memory_order_relaxed);
+	return 1;	/* one reason is enough */
+}
+
+static void verdict(struct engine *e, const struct wire_hdr *h, uint64_t pos)
+{
+	uint32_t bits = 0, fl = atomic_load(&e->c->block_flags);
+	uint64_t one = 1;
+
+	e->denied = false;
+	if (!wire__decode_event(h, e->ev, 0) && e->rs) {
+		size_t alen = 0;
+		const char *a = rw_event__str(e->ev, RW_F_EVENT_ACTION, &alen);
+		bool exec = a && alen == 4 && !memcmp(a, "exec", 4);
+
+		e->ev_pos = pos;
+		atomic_store(&e->c->cur_rule, ENGINE_NO_RULE);
+		atomic_store(&e->c->busy, 1);
+		ruleset__match(e->rs, e->ev, on_verdict_match, e);
+		atomic_store(&e->c->busy, 0);
+		if (fl & (exec ? BLOCK_EXEC_CACHEABLE : BLOCK_OPEN_CACHEABLE))
+			bits |= VERDICT_CACHEABLE;
+	} else if (!e->rs) {
+		bits |= VERDICT_CACHEABLE;	/* nothing loaded: nothing blocks */
+	}
+	if (e->denied)
+		bits |= VERDICT_DENY;
+	put_ctl(e, WIRE_VERDICT, h->tag, bits);
+	if (e->reply_fd >= 0 && write(e->reply_fd, &one, sizeof(one)) < 0) {
+		/* full (EAGAIN): the core has a wakeup pending anyway */
+	}
+}
+
 static void evaluate(struct engine *e, const struct wire_hdr *h, uint64_t pos)
 {
 	uint64_t t0;
@@ -414,6 +524,9 @@ static void drain(struct engine *e)
 		switch (h->type) {
 		case WIRE_EVENT:
 			evaluate(e, h, pos);
+			break;
+		case WIRE_VERDICT_Q:
+			verdict(e, h, pos);
 			break;
 		case WIRE_RELOAD:
 			/* the start load already reflects reloads issued
@@ -508,6 +621,7 @@ int cmd_engine(int argc, char **argv)
 		{ "ctl-fd", required_argument, NULL, 'C' },
 		{ "ring-fd", required_argument, NULL, 'R' },
 		{ "wake-fd", required_argument, NULL, 'W' },
+		{ "reply-fd", required_argument, NULL, 'Y' },
 		{ "core-pid", required_argument, NULL, 'p' },
 		{ "content", required_argument, NULL, 'c' },
 		{ "lkg", required_argument, NULL, 'l' },
@@ -529,12 +643,14 @@ int cmd_engine(int argc, char **argv)
 	unsigned faults = 0;
 
 	e->wake_fd = -1;
+	e->reply_fd = -1;
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'C': ctl_fd = atoi(optarg); break;
 		case 'R': ring_fd = atoi(optarg); break;
 		case 'W': e->wake_fd = atoi(optarg); break;
+		case 'Y': e->reply_fd = atoi(optarg); break;
 		case 'p': core = (pid_t)atoi(optarg); break;
 		case 'c':
 			if (e->n_content == MAX_PATHS)
