@@ -620,6 +620,8 @@ static void on_queue(struct sensor *s, int fd, uint32_t events, void *ctx)
 			continue;
 		}
 		count(ps, PC_ASKED);
+		if (!sl->exec)
+			sensor__count(s, RW_C_EV_OPEN, 1);
 		sl->state = S_ASKED;
 	}
 	pthread_mutex_unlock(&ps->lock);

@@ -344,13 +344,13 @@ static void test_engine_sandbox(void **state)
 	/* uid 0 without capabilities (see README) */
 	assert_string_equal(proc_status(pid, "Uid", v, sizeof(v)), "0\t0\t0\t0");
 	/* only the fds it was handed: stdin, stdout (/dev/null), stderr,
-	 * the two memfds and the wakeup eventfd */
+	 * the two memfds, the wakeup eventfd and the verdict reply eventfd */
 	for (int fd = 0; fd < 64; fd++) {
 		ssize_t n;
 
 		snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)pid, fd);
 		n = readlink(path, link, sizeof(link) - 1);
-		if (fd <= 5) {
+		if (fd <= 6) {
 			assert_true(n > 0);
 			link[n] = 0;
 			if (fd == 1)
@@ -359,7 +359,7 @@ static void test_engine_sandbox(void **state)
 				assert_non_null(strstr(link, "ringward-ctl"));
 			if (fd == 4)
 				assert_non_null(strstr(link, "ringward-events"));
-			if (fd == 5)
+			if (fd == 5 || fd == 6)
 				assert_non_null(strstr(link, "eventfd"));
 		} else {
 			assert_true(n < 0);

@@ -184,7 +184,7 @@ static void test_logsource(void **state)
 		     "detection: {sel: {Image: x}, condition: sel}\n",
 		     "rules/x.yml:4:15: error: rule " ID ": logsource category 'registry_set' is not "
 		     "supplied by this sensor (schema 2 supplies: process_creation, "
-		     "process_termination, file_event, file_delete, file_rename, pipe_created, "
+		     "process_termination, file_event, file_delete, file_rename, file_access, pipe_created, "
 		     "network_connection, dns_query, process_access)");
 }
 
