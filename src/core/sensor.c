@@ -596,6 +596,7 @@ static void respond(struct sensor *s, struct rw_event *al)
 	if (action_is(act, len, "kill")) {
 		uint64_t start = 0;
 		unsigned killed = 0;
+		bool group = rw_event__int(al, RW_F_RW_RULE_KILL_GROUP, 0) != 0;
 
 		/* the process that matched, not one that reused its pid: its
 		 * start time must be the one the table saw */
@@ -610,10 +611,14 @@ static void respond(struct sensor *s, struct rw_event *al)
 				err = -ESRCH;
 		}
 		if (!err)
-			err = response__kill_checked(pid, start, false, &killed);
+			err = response__kill_checked(pid, start, group, &killed);
 		rw_event__set_cstr(al, RW_F_RW_RESPONSE_RESULT, err ? "failed" : "killed");
-		snprintf(detail, sizeof(detail), err ? "kill of pid %d failed: %s" :
-			 "pid %d killed with SIGKILL", (int)pid, strerror(-err));
+		if (err)
+			snprintf(detail, sizeof(detail), "kill of pid %d%s failed: %s", (int)pid,
+				 group ? " and its process group" : "", strerror(-err));
+		else
+			snprintf(detail, sizeof(detail), "pid %d%s killed with SIGKILL (%u processes)",
+				 (int)pid, group ? " and its process group" : "", killed);
 		rw_event__set_cstr(al, RW_F_RW_RESPONSE_DETAIL, detail);
 		s->counters[err ? RW_C_RESP_FAILED : RW_C_RESP_KILLED]++;
 		return;

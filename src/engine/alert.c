@@ -36,5 +36,7 @@ int alert__build(struct rw_event *out, const struct rw_event *ev, const struct r
 	if (rule->level)
 		keep(&err, rw_event__set_cstr(out, RW_F_RW_RULE_LEVEL, rule->level));
 	keep(&err, rw_event__set_cstr(out, RW_F_RW_RULE_ACTION, rule->action));
+	if (rule->kill_group)
+		keep(&err, rw_event__set_bool(out, RW_F_RW_RULE_KILL_GROUP, true));
 	return err == -ENOSPC ? -ENOSPC : err;
 }

@@ -479,6 +479,7 @@ static struct ruleset *load(const char *const paths[], int n, const char *name,
 		bool sig = i < lc.signed_cap && lc.signed_v[i];
 
 		rs->info[i].fail_closed = rs->rules[i]->fail_closed;
+		rs->info[i].kill_group = rs->rules[i]->kill_group;
 		rs->info[i].allow_protected = rs->rules[i]->allow_protected && sig;
 		rs->info[i].downgraded = downgraded && downgraded[i];
 	}

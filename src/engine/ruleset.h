@@ -46,6 +46,8 @@ struct rule_info {
 					 * downgraded it: see downgraded) */
 	bool fail_closed;		/* ringward: fail: closed (block: deny when
 					 * the verdict misses its deadline) */
+	bool kill_group;		/* ringward: kill_group: true (kill the
+					 * process group, not only the process) */
 	bool allow_protected;		/* ringward: allow_protected: true, honoured
 					 * (the rule came from a signed bundle) */
 	bool downgraded;		/* a guardrail downgraded it to alert */

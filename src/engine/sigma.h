@@ -130,6 +130,7 @@ struct rule {
 	uint8_t fault;			/* ringward: fault (test only, engine/fault.h) */
 	uint8_t allow_protected;	/* ringward: allow_protected: true (guardrails.h) */
 	uint8_t fail_closed;		/* ringward: fail: closed */
+	uint8_t kill_group;		/* ringward: kill_group: true (kill: the process group) */
 	unsigned action_line, action_col;	/* of the ringward.action value */
 	int severity;			/* from level: 1..5, 0 when none */
 	enum sigma_cat cat;

@@ -1529,6 +1529,17 @@ static int load_ringward(struct lctx *c, yaml_node_t *root)
 			}
 			continue;
 		}
+		if (skey_is(pk, "kill_group")) {
+			int b = bool_scalar(pv);
+
+			if (b < 0) {
+				err_node(c, pv, "'ringward.kill_group' must be true or false");
+				err = -EINVAL;
+			} else {
+				c->r->kill_group = (uint8_t)b;
+			}
+			continue;
+		}
 		if (skey_is(pk, "fail")) {
 			if (pv->type != YAML_SCALAR_NODE ||
 			    (strcmp(sval(pv), "open") && strcmp(sval(pv), "closed"))) {
@@ -1542,7 +1553,7 @@ static int load_ringward(struct lctx *c, yaml_node_t *root)
 		}
 		if (!skey_is(pk, "action")) {
 			err_node(c, pk, "unknown key 'ringward.%s' (known: action, fail, "
-				 "allow_protected)", sval(pk));
+				 "kill_group, allow_protected)", sval(pk));
 			err = -EINVAL;
 			continue;
 		}

@@ -350,6 +350,48 @@ static void test_kill(void **st)
 	rwt_expect_str(al, "ringward.response.action", "kill");
 }
 
+/* kill_group: true: the process group dies with the process that
+ * matched (here a sibling sleeping in the same group). */
+static void test_kill_group(void **st)
+{
+	char victim[600], bystander[600];
+	json_object *al;
+	int status;
+	pid_t pid;
+
+	(void)st;
+	copy_bin("/bin/sleep", "rw-killme", victim, sizeof(victim));
+	copy_bin("/bin/sleep", "rw-bystander", bystander, sizeof(bystander));
+	rule("kill.yml", KILL_ID, "process_creation",
+	     "    sel:\n        Image|endswith: '/rw-killme'\n    condition: sel\n",
+	     "    action: kill\n    kill_group: true\n");
+	start("protect", NULL, NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		setpgid(0, 0);
+		if (fork() == 0) {
+			execl(bystander, bystander, "30", (char *)NULL);
+			_exit(127);
+		}
+		usleep(100 * 1000);	/* the sibling is in the group before the match */
+		execl(victim, victim, "30", (char *)NULL);
+		_exit(127);
+	}
+	rwt_kid_add(pid);
+	setpgid(pid, pid);
+	status = rwt_kid_wait(pid);
+	assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	al = wait_alert(KILL_ID, "killed");
+	assert_non_null(al);
+	assert_non_null(strstr(rwt_str(al, "ringward.response.detail"), "process group"));
+	/* the sibling is gone too: nothing left in the group */
+	for (int i = 0; i < 100 && kill(-pid, 0) == 0; i++)
+		usleep(20 * 1000);
+	assert_int_equal(kill(-pid, 0), -1);
+	assert_int_equal(errno, ESRCH);
+}
+
 /* action: quarantine: the file is moved away with its metadata, and
  * `ringward quarantine restore` brings it back intact. */
 static void test_quarantine_round_trip(void **st)
@@ -474,6 +516,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fail_closed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_block_open, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kill, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_kill_group, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_quarantine_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_own_files_protected, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_guardrail_refused_running_content_stays,
