@@ -30,6 +30,7 @@
 #include <bpf/libbpf.h>
 
 #include "ringward/abi.h"
+#include "core/bpf_selfcheck.h"
 #include "core/sensor.h"
 
 #include "process.skel.h"
@@ -138,6 +139,9 @@ struct bpf_source {
 	size_t n_seen, cap_ids;
 	__u32 *ours;
 	size_t n_ours, cap_ours;
+
+	/* our own programs and links, checked every second (group "tamper") */
+	struct bpf_selfcheck *check;
 
 	char line[RW_ARGS_MAX + RW_PATH_MAX];	/* command line or path being built */
 };
@@ -403,6 +407,13 @@ static void unit_start(struct bpf_source *b, int ui)
 		}
 		u->in_force[i] = true;
 		sensor__hook(b->s, d->hooks[i].name, true, NULL);
+		for (int j = 0; j < MAX_HOOK_PROGS && d->hooks[i].progs[j]; j++) {
+			prog = bpf_object__find_program_by_name(d->obj(u->skel), d->hooks[i].progs[j]);
+			err = bpf_selfcheck__add(b->check, d->hooks[i].name, prog, u->links[i][j]);
+			if (err)
+				fprintf(stderr, "ringward: bpf %s not self-checked: %s\n",
+					d->hooks[i].progs[j], strerror(-err));
+		}
 	}
 }
 
@@ -970,12 +981,14 @@ static void on_tick(struct sensor *s, void *ctx)
 
 	if (b->rb)
 		ring_buffer__consume(b->rb);
-	if (b->scan_on) {
+	if (b->scan_on || b->check) {
 		uint64_t now = mono_ns();
 
 		if (now >= b->next_scan_ns) {
 			b->next_scan_ns = now + SCAN_EVERY_NS;
-			prog_scan(b, true);
+			if (b->scan_on)
+				prog_scan(b, true);
+			bpf_selfcheck__run(b->check);
 		}
 	}
 }
@@ -1052,6 +1065,8 @@ struct bpf_source *bpf_source__start(struct sensor *s)
 				for (int i = 0; i < units[ui].n_hooks; i++)
 					sensor__hook(s, units[ui].hooks[i].name, false, why);
 	} else {
+		if (sensor__group_enabled(s, "tamper"))
+			b->check = bpf_selfcheck__new(s);
 		for (int ui = 0; ui < N_UNITS; ui++)
 			if (sensor__group_enabled(s, units[ui].group))
 				unit_start(b, ui);
@@ -1086,6 +1101,13 @@ struct bpf_source *bpf_source__start(struct sensor *s)
 			sensor__hook(s, "bpf-prog-scan", true, NULL);
 		}
 	}
+	if (b->check && bpf_selfcheck__count(b->check)) {
+		b->next_scan_ns = mono_ns() + SCAN_EVERY_NS;
+		sensor__hook(s, "bpf-selfcheck", true, NULL);
+	} else {
+		bpf_selfcheck__free(b->check);
+		b->check = NULL;
+	}
 	if (!any && !b->scan_on) {
 		err = -ENODEV;
 		goto fail;
@@ -1107,6 +1129,7 @@ void bpf_source__stop(struct bpf_source *b)
 {
 	if (!b)
 		return;
+	bpf_selfcheck__free(b->check);
 	for (int ui = 0; ui < N_UNITS; ui++)
 		for (int i = 0; i < MAX_UNIT_HOOKS; i++)
 			for (int j = 0; j < MAX_HOOK_PROGS; j++)
