@@ -433,6 +433,22 @@ static void fill_event(struct perm_source *ps, struct slot *sl, pid_t tgid, pid_
 	}
 }
 
+/* The file's identity for the cache: device, inode, change time (a
+ * write, chmod, rename or link changes it) and inode generation. */
+static int file_key(int fd, uint64_t key[4], struct stat *sb)
+{
+	unsigned int generation = 0;
+
+	if (fstat(fd, sb) < 0)
+		return -1;
+	ioctl(fd, FS_IOC_GETVERSION, &generation);	/* 0 where unsupported */
+	key[0] = (uint64_t)sb->st_dev;
+	key[1] = (uint64_t)sb->st_ino;
+	key[2] = (uint64_t)sb->st_ctim.tv_sec * 1000000000ULL + (uint64_t)sb->st_ctim.tv_nsec;
+	key[3] = generation;
+	return 0;
+}
+
 static void handle(struct perm_source *ps, const struct fanotify_event_metadata *md)
 {
 	bool exec = md->mask & FAN_OPEN_EXEC_PERM;
@@ -440,28 +456,47 @@ static void handle(struct perm_source *ps, const struct fanotify_event_metadata 
 	char fdpath[64], path[PATH_MAX];
 	uint64_t key[4] = { 0 };
 	struct slot *sl = NULL;
-	unsigned int generation = 0;
 	struct stat sb;
 	ssize_t n;
-	int c;
+	int c = -1;
 
 	count(ps, PC_EVENTS);
+	if (file_key(md->fd, key, &sb) < 0) {
+		respond(ps, md->fd, true);
+		return;
+	}
+	if (exec) {
+		/* the hot path: an exec already judged costs no /proc read */
+		if (sb.st_dev == ps->exe_dev && sb.st_ino == ps->exe_ino) {
+			respond(ps, md->fd, true);	/* running ringward is never blocked */
+			return;
+		}
+		pthread_mutex_lock(&ps->lock);
+		c = ps->flags & BLOCK_EXEC ? cache_get(ps, key, true) : 0;
+		pthread_mutex_unlock(&ps->lock);
+		if (c == 0) {
+			count(ps, PC_CACHED);
+			respond(ps, md->fd, true);
+			return;
+		}
+	}
 	/* 1. the sensor and its children */
 	if (task_ids(tid, &tgid, &ppid) < 0 || tgid == ps->self || ppid == ps->self) {
 		respond(ps, md->fd, true);
 		return;
 	}
+	if (c == 1) {
+		count(ps, PC_CACHED);
+		respond(ps, md->fd, false);
+		return;
+	}
 	snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", md->fd);
 	n = readlink(fdpath, path, sizeof(path) - 1);
-	if (n <= 0 || fstat(md->fd, &sb) < 0) {
+	if (n <= 0) {
 		respond(ps, md->fd, true);
 		return;
 	}
 	path[n] = 0;
-	if (sb.st_dev == ps->exe_dev && sb.st_ino == ps->exe_ino && exec) {
-		respond(ps, md->fd, true);	/* running ringward is never blocked */
-		return;
-	}
 	/* 2. the sensor's files */
 	if (!exec && is_protected(ps, path)) {
 		int w = opens_for_write(tid);
@@ -476,11 +511,6 @@ static void handle(struct perm_source *ps, const struct fanotify_event_metadata 
 		}
 		return;
 	}
-	ioctl(md->fd, FS_IOC_GETVERSION, &generation);	/* 0 where unsupported */
-	key[0] = (uint64_t)sb.st_dev;
-	key[1] = (uint64_t)sb.st_ino;
-	key[2] = (uint64_t)sb.st_ctim.tv_sec * 1000000000ULL + (uint64_t)sb.st_ctim.tv_nsec;
-	key[3] = generation;
 
 	pthread_mutex_lock(&ps->lock);
 	if (!(ps->flags & (exec ? BLOCK_EXEC : BLOCK_OPEN))) {
@@ -488,9 +518,8 @@ static void handle(struct perm_source *ps, const struct fanotify_event_metadata 
 		respond(ps, md->fd, true);	/* a mark being removed */
 		return;
 	}
-	/* 3. the cache */
-	c = cache_get(ps, key, exec);
-	if (c >= 0) {
+	/* 3. the cache (opens; execs were looked up above) */
+	if (!exec && (c = cache_get(ps, key, false)) >= 0) {
 		pthread_mutex_unlock(&ps->lock);
 		count(ps, PC_CACHED);
 		respond(ps, md->fd, !c);
