@@ -404,7 +404,7 @@ static void test_ringward_block(void **state)
 		     "ringward:\n"
 		     "    actoin: kill\n",
 		     "rules/x.yml:11:5: error: rule " ID ": unknown key 'ringward.actoin' (known: "
-		     "action, fail, allow_protected)");
+		     "action, fail, kill_group, allow_protected)");
 	expect_error(HEAD
 		     "    sel:\n"
 		     "        Image: x\n"
