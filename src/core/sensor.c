@@ -134,6 +134,9 @@ struct sensor {
 	int64_t boot_to_real;	/* realtime - boottime, ns */
 	uint64_t start_real_ns;
 	uint64_t metrics_every_ns, next_metrics_ns, next_second_ns;
+	uint64_t health_every_ns, next_health_ns;
+	char health_version[SV_ID_LEN];	/* content the drop baseline is for */
+	uint64_t health_drops_base;
 
 	struct rw_event *scratch;
 	struct rw_event *rec;	/* for the sensor's own records */
@@ -813,6 +816,47 @@ static void health_json(struct sensor *s, struct strbuf *sb)
 /* The whole status: served on the status socket and written to the
  * status file. Keeps the file's old leading keys ("state", "pid") that
  * `ringward reload` reads. */
+/* The content-health record: how the running content fares since it was
+ * activated, for a staged rollout's controller (`ringward rollout`) to
+ * compare hosts on a new version with hosts on the old one. */
+static void health_record(struct sensor *s)
+{
+	struct rw_event *ev = s->rec;
+	struct sv_health h;
+	uint64_t drops = total_drops(s);
+
+	if (supervisor__content_health(s->sv, &h))
+		return;
+	if (strcmp(h.version, s->health_version)) {
+		snprintf(s->health_version, sizeof(s->health_version), "%s", h.version);
+		s->health_drops_base = drops;
+	}
+	rw_event__reset(ev);
+	rw_event__set_time(ev, RW_F_TIMESTAMP, clock_ns(CLOCK_REALTIME));
+	rw_event__set_cstr(ev, RW_F_EVENT_KIND, "metric");
+	rw_event__set_cstr(ev, RW_F_EVENT_CATEGORY, "host");
+	rw_event__set_cstr(ev, RW_F_EVENT_TYPE, "info");
+	rw_event__set_cstr(ev, RW_F_EVENT_ACTION, "content-health");
+	rw_event__set_cstr(ev, RW_F_EVENT_MODULE, "ringward");
+	rw_event__set_int(ev, RW_F_PROC_PID, s->self);
+	rw_event__set_cstr(ev, RW_F_RW_SENSOR_VERSION, RW_SENSOR_VERSION);
+	rw_event__set_int(ev, RW_F_RW_SENSOR_SCHEMA, RW_SCHEMA_VERSION);
+	rw_event__set_cstr(ev, RW_F_RW_CONTENT_VERSION, h.version);
+	if (h.label[0])
+		rw_event__set_cstr(ev, RW_F_RW_CONTENT_LABEL, h.label);
+	rw_event__set_cstr(ev, RW_F_RW_CONTENT_SOURCE, h.last_known_good ? "last-known-good" :
+			   "configured");
+	rw_event__set_time(ev, RW_F_RW_HEALTH_ACTIVATED, (uint64_t)h.activated_ns);
+	rw_event__set_int(ev, RW_F_RW_HEALTH_RESTARTS, (int64_t)h.engine_restarts);
+	rw_event__set_int(ev, RW_F_RW_HEALTH_FAILURES, (int64_t)h.engine_failures);
+	rw_event__set_int(ev, RW_F_RW_HEALTH_RULE_ERRORS, (int64_t)h.rule_errors);
+	rw_event__set_int(ev, RW_F_RW_HEALTH_DROPS, (int64_t)(drops - s->health_drops_base));
+	rw_event__set_int(ev, RW_F_RW_HEALTH_EVENTS, (int64_t)h.events);
+	rw_event__set_int(ev, RW_F_RW_HEALTH_EVAL_NS, h.events ? (int64_t)(h.eval_ns / h.events) : 0);
+	rw_event__set_int(ev, RW_F_RW_HEALTH_ROLLBACKS, (int64_t)h.rollbacks);
+	sensor__write(s, ev);
+}
+
 static void status_json(struct sensor *s, const char *state, struct strbuf *sb)
 {
 	unsigned long long up = (clock_ns(CLOCK_REALTIME) - s->start_real_ns) / 1000000000ULL;
@@ -1104,6 +1148,10 @@ static void on_tick(struct sensor *s, int fd, uint32_t events, void *ctx)
 		sensor_record(s, "metric", "sensor-metrics", false, true);
 		write_status(s, "running");
 	}
+	if (s->health_every_ns && now >= s->next_health_ns) {
+		s->next_health_ns = now + s->health_every_ns;
+		health_record(s);
+	}
 	maybe_reload(s);
 	if (s->out.len)
 		flush_output(s);
@@ -1165,6 +1213,9 @@ static void usage_run(FILE *f)
 "                       groups: process network file fifo dns tamper tamper-syscalls\n"
 "                       (tamper-syscalls is off by default: it costs every syscall)\n"
 "  --metrics-interval S seconds between metric records (default 60, 0 = off)\n"
+"  --health-interval S  seconds between content-health records: the running\n"
+"                       content's engine restarts, rule errors, drops and\n"
+"                       evaluation cost since activation (default 60, 0 = off)\n"
 "  --content PATH       Sigma rules or a bundle: file or directory (repeatable);\n"
 "                       default: the content/rules next to the binary, else\n"
 "                       /etc/ringward/content. Reloads on SIGHUP, `ringward\n"
@@ -1321,6 +1372,7 @@ int cmd_run(int argc, char **argv)
 		{ "test-faults", required_argument, NULL, 8 },
 		{ "mode", required_argument, NULL, 9 },
 		{ "verdict-deadline-ms", required_argument, NULL, 10 },
+		{ "health-interval", required_argument, NULL, 11 },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -1340,6 +1392,7 @@ int cmd_run(int argc, char **argv)
 	s->out_fd = STDOUT_FILENO;
 	s->outp.pipe_w = -1;	/* no writer yet: write directly */
 	s->metrics_every_ns = 60ULL * 1000000000ULL;
+	s->health_every_ns = 60ULL * 1000000000ULL;
 	s->state_dir = SV_STATE_DIR;
 	s->status_path = STATUS_SOCK_PATH;
 	s->safe_after = 3;
@@ -1400,6 +1453,13 @@ int cmd_run(int argc, char **argv)
 			}
 			break;
 		case 10: err = opt_uint("verdict-deadline-ms", optarg, &s->verdict_ms); break;
+		case 11: {
+			unsigned v = 0;
+
+			err = opt_uint("health-interval", optarg, &v);
+			s->health_every_ns = (uint64_t)v * 1000000000ULL;
+			break;
+		}
 		case 'h': usage_run(stdout); rc = 0; goto cleanup;
 		default: usage_run(stderr); rc = 2; goto cleanup;
 		}
@@ -1516,6 +1576,7 @@ int cmd_run(int argc, char **argv)
 		sensor__hook(s, "permission", s->perm != NULL, s->perm ? NULL : strerror(errno));
 	}
 	s->next_metrics_ns = clock_ns(CLOCK_MONOTONIC) + s->metrics_every_ns;
+	s->next_health_ns = clock_ns(CLOCK_MONOTONIC) + s->health_every_ns;
 	sensor_record(s, "state", "sensor-started", true, false);
 	start_detection(s, no_content);
 	content_watch(s);

@@ -160,6 +160,10 @@ struct supervisor {
 	char last_alert_version[SV_ID_LEN];
 	bool any_alert;
 
+	/* at activation of the running set: the baselines of its health */
+	uint64_t act_restarts, act_events, act_eval_ns, act_rule_errors;
+	int64_t act_real_ns;
+
 	/* block rules of the running set, as its engine published them */
 	uint32_t block_flags;
 	uint64_t block_gen;
@@ -1466,6 +1470,11 @@ static void check_loads(struct supervisor *sv)
 		state_unlock(lock);
 		copy_str(sv->active_id, sizeof(sv->active_id), g->id);
 		sv->activated_ns = mono_ns();
+		sv->act_real_ns = (int64_t)real_ns();
+		sv->act_restarts = sv->restarts;
+		sv->act_events = st_now(sv, ES_EVENTS);
+		sv->act_eval_ns = st_now(sv, ES_EVAL_NS);
+		sv->act_rule_errors = st_now(sv, ES_DISABLED_OOB) + st_now(sv, ES_RE_ERRORS);
 	}
 	sv->active_which = g->which;
 	copy_str(sv->active_label, sizeof(sv->active_label),
@@ -1602,6 +1611,27 @@ int supervisor__ask(struct supervisor *sv, const struct rw_event *ev, uint64_t i
 	/* someone is waiting: wake the engine now, not on the next tick */
 	if (sv->pid > 0 && write(sv->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
 		sv->pending_wake = true;
+	return 0;
+}
+
+int supervisor__content_health(struct supervisor *sv, struct sv_health *h)
+{
+	memset(h, 0, sizeof(*h));
+	if (!sv || !sv->active_id[0])
+		return -ENOENT;
+	copy_str(h->version, sizeof(h->version), sv->active_id);
+	copy_str(h->label, sizeof(h->label), sv->active_label);
+	h->last_known_good = sv->active_which == ENGINE_CONTENT_LKG;
+	h->activated_ns = sv->act_real_ns;
+	h->engine_restarts = sv->restarts - sv->act_restarts;
+	for (unsigned i = 0; i < sv->n_fails && i < MAX_FAILS; i++)
+		if (!strcmp(sv->fails[i].version, sv->active_id))
+			h->engine_failures++;
+	h->rule_errors = st_now(sv, ES_DISABLED_OOB) + st_now(sv, ES_RE_ERRORS) -
+			 sv->act_rule_errors;
+	h->events = st_now(sv, ES_EVENTS) - sv->act_events;
+	h->eval_ns = st_now(sv, ES_EVAL_NS) - sv->act_eval_ns;
+	h->rollbacks = sv->c[RW_C_CONTENT_ROLLBACKS];
 	return 0;
 }
 

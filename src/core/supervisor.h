@@ -119,6 +119,22 @@ void supervisor__on_reply(struct supervisor *sv);
  * (changes when new content is swapped in): 0 when content is off. */
 uint32_t supervisor__block_flags(struct supervisor *sv, uint64_t *gen);
 
+/* The health of the running content since it was activated: what a
+ * staged rollout judges a version by (issue 6). */
+struct sv_health {
+	char version[SV_ID_LEN];	/* the content id */
+	char label[128];		/* bundle name@version, or "" */
+	bool last_known_good;		/* running the LKG copy */
+	int64_t activated_ns;		/* unix ns */
+	uint64_t engine_restarts;	/* since activation */
+	uint64_t engine_failures;	/* failures recorded on this version */
+	uint64_t rule_errors;		/* rules disabled out of bounds, regex errors */
+	uint64_t events, eval_ns;	/* evaluated since activation, and their cost */
+	uint64_t rollbacks;		/* content rollbacks since the sensor started */
+};
+/* -ENOENT while no content runs. */
+int supervisor__content_health(struct supervisor *sv, struct sv_health *h);
+
 /* The content changed or a reload was asked for. */
 void supervisor__reload(struct supervisor *sv);
 
