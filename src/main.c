@@ -17,6 +17,7 @@ static const struct {
 	{ "replay", cmd_replay, "evaluate recorded events against content" },
 	{ "content", cmd_content, "make, sign and inspect content bundles" },
 	{ "quarantine", cmd_quarantine, "list or restore quarantined files" },
+	{ "repo", cmd_repo, "publish a signed content repository (TUF)" },
 	{ "engine", cmd_engine, "(internal) the detection engine process the sensor starts" },
 };
 
