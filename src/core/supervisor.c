@@ -1635,6 +1635,52 @@ int supervisor__content_health(struct supervisor *sv, struct sv_health *h)
 	return 0;
 }
 
+int supervisor__revoke(struct supervisor *sv, const char *why)
+{
+	struct rw_event *ev;
+	char reason[512];
+	int lock;
+
+	if (!sv || !sv->configured_id[0])
+		return -ENOENT;
+	lock = state_lock(sv->state_dir, 100);
+	state_read(sv->state_dir, &sv->f);
+	if (!bad_find(&sv->f, sv->configured_id) && sv->f.n_bad < MAX_BAD) {
+		struct sf_bad *b = &sv->f.bad[sv->f.n_bad++];
+
+		memset(b, 0, sizeof(*b));
+		copy_str(b->id, sizeof(b->id), sv->configured_id);
+		b->at = (long long)time(NULL);
+		copy_str(b->cause, sizeof(b->cause), "revoked");
+		copy_str(b->label, sizeof(b->label), label_of(sv, sv->configured_id));
+	}
+	state_write(sv->state_dir, &sv->f);
+	state_unlock(lock);
+
+	ev = rec_begin(sv, "alert", "configuration", "change", "ringward-content-revoked");
+	snprintf(reason, sizeof(reason), "the content repository revoked content %s (%s): %s; %s",
+		 sv->configured_id, label_of(sv, sv->configured_id), why ? why : "no reason given",
+		 sv->f.lkg_id[0] && !bad_find(&sv->f, sv->f.lkg_id) ?
+		 "back to the last-known-good content" : "no last-known-good content: content is off");
+	rw_event__set_cstr(ev, RW_F_EVENT_REASON, reason);
+	rw_event__set_int(ev, RW_F_EVENT_SEVERITY, 3);
+	rw_event__set_cstr(ev, RW_F_RULE_ID, "ringward-content-revoked");
+	rw_event__set_cstr(ev, RW_F_RULE_NAME, "ringward-content-revoked");
+	rw_event__set_cstr(ev, RW_F_RW_RULE_LEVEL, "medium");
+	set_version(ev, sv->configured_id, label_of(sv, sv->configured_id));
+	sv->host.write(sv->host.ctx, ev);
+
+	/* the running set is the revoked one: the LKG takes over, through
+	 * the engine's normal reload (no restart, no gap) */
+	if (!strcmp(sv->active_id, sv->configured_id)) {
+		if (sv->f.lkg_id[0] && !bad_find(&sv->f, sv->f.lkg_id) && sv->state == SV_RUNNING)
+			fall_back_to_lkg(sv);
+		else if (sv->pid > 0)
+			kill_engine(sv, "revoked");	/* choose() then finds nothing to run */
+	}
+	return 0;
+}
+
 int supervisor__reply_fd(const struct supervisor *sv)
 {
 	return sv ? sv->reply_fd : -1;

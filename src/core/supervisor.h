@@ -135,6 +135,12 @@ struct sv_health {
 /* -ENOENT while no content runs. */
 int supervisor__content_health(struct supervisor *sv, struct sv_health *h);
 
+/* The content repository revoked the configured content (a halt or the
+ * kill switch): it is marked bad like a version that crashed the engine
+ * (persisted, refused from then on), a `ringward-content-revoked` alert
+ * says so, and the engine goes to the last-known-good content. */
+int supervisor__revoke(struct supervisor *sv, const char *why);
+
 /* The content changed or a reload was asked for. */
 void supervisor__reload(struct supervisor *sv);
 
