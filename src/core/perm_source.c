@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "common/event.h"
+#include "common/protected.h"
 #include "core/mounts.h"
 #include "core/proc_table.h"
 #include "core/sensor.h"
@@ -54,6 +55,7 @@ struct slot {
 	uint64_t deadline_ns;		/* monotonic */
 	int fd;				/* the event's file */
 	bool exec;
+	bool essential;			/* protected__essential_exe(path) */
 	uint64_t key[4];		/* dev, ino, ctime ns, generation */
 	uint64_t gen;			/* content generation asked under */
 	struct rw_event *ev;
@@ -388,10 +390,12 @@ static void note(struct perm_source *ps, pid_t tgid, pid_t tid, const char *path
 }
 
 /* The default when no verdict came: allow, unless a block rule of the
- * category says fail: closed. */
-static bool default_allows(const struct perm_source *ps, bool exec)
+ * category says fail: closed; even then never for the host's essential
+ * executables (init, the package manager, sshd, the loader, the sensor):
+ * the guardrails keep rules from blocking those, and so does this. */
+static bool default_allows(const struct perm_source *ps, bool exec, bool essential)
 {
-	return !(ps->flags & (exec ? BLOCK_EXEC_FAIL_CLOSED : BLOCK_OPEN_FAIL_CLOSED));
+	return essential || !(ps->flags & (exec ? BLOCK_EXEC_FAIL_CLOSED : BLOCK_OPEN_FAIL_CLOSED));
 }
 
 static void fill_event(struct perm_source *ps, struct slot *sl, pid_t tgid, pid_t tid,
@@ -529,7 +533,7 @@ static void handle(struct perm_source *ps, const struct fanotify_event_metadata 
 		if (ps->slots[i].state == S_FREE)
 			sl = &ps->slots[i];
 	if (!sl) {
-		bool allow = default_allows(ps, exec);
+		bool allow = default_allows(ps, exec, exec && protected__essential_exe(path));
 
 		pthread_mutex_unlock(&ps->lock);
 		count(ps, PC_OVERFLOW);
@@ -540,6 +544,7 @@ static void handle(struct perm_source *ps, const struct fanotify_event_metadata 
 	sl->id = ++ps->next_id;
 	sl->fd = md->fd;
 	sl->exec = exec;
+	sl->essential = exec && protected__essential_exe(path);
 	memcpy(sl->key, key, sizeof(key));
 	sl->gen = ps->gen;
 	sl->deadline_ns = mono_ns() + ps->deadline_ns;
@@ -571,7 +576,7 @@ static void expire(struct perm_source *ps, uint64_t now, int *timeout_ms)
 		if (sl->state != S_QUEUED && sl->state != S_ASKED)
 			continue;
 		if (sl->deadline_ns <= now) {
-			bool allow = default_allows(ps, sl->exec);
+			bool allow = default_allows(ps, sl->exec, sl->essential);
 
 			count(ps, PC_MISSED);
 			answer(ps, sl, allow, allow ? "allowed: the verdict missed its deadline" :
@@ -642,7 +647,7 @@ static void on_queue(struct sensor *s, int fd, uint32_t events, void *ctx)
 		proc_table__enrich(sensor__procs(s), sl->ev);
 		err = supervisor__ask(ps->sv, sl->ev, sl->id);
 		if (err) {
-			bool allow = default_allows(ps, sl->exec);
+			bool allow = default_allows(ps, sl->exec, sl->essential);
 
 			answer(ps, sl, allow, allow ? "allowed: no engine to ask" :
 			       "denied: no engine to ask (fail: closed)");

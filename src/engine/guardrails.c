@@ -4,6 +4,8 @@
  */
 #include "engine/guardrails.h"
 
+#include "common/protected.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
@@ -171,24 +173,12 @@ static int add_all(struct gclass *c, const char *const *exact, const char *const
 
 static int add_loaders(struct gclass *c)
 {
-	static const char *const usual[] = {
-		"/lib64/ld-linux-x86-64.so.2", "/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2",
-		"/usr/lib64/ld-linux-x86-64.so.2",
-		"/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2",
-		"/lib/ld-linux-aarch64.so.1", "/lib/aarch64-linux-gnu/ld-linux-aarch64.so.1",
-		"/usr/lib/aarch64-linux-gnu/ld-linux-aarch64.so.1", "/lib/ld-linux.so.2",
-		"/lib32/ld-linux.so.2", "/lib/ld-linux-armhf.so.3", NULL,
-	};
-	static const char *const globs[] = {
-		"/lib*/ld-linux*", "/usr/lib*/ld-linux*", "/lib*/*/ld-linux*",
-		"/usr/lib*/*/ld-linux*",
-	};
-	int err = add_all(c, usual, NULL);
+	int err = add_all(c, protected_loader_exe, NULL);
 
-	for (size_t i = 0; !err && i < sizeof(globs) / sizeof(globs[0]); i++) {
+	for (size_t i = 0; !err && protected_loader_glob[i]; i++) {
 		glob_t gl;
 
-		if (glob(globs[i], GLOB_NOSORT, NULL, &gl) == 0)
+		if (glob(protected_loader_glob[i], GLOB_NOSORT, NULL, &gl) == 0)
 			for (size_t k = 0; !err && k < gl.gl_pathc; k++)
 				err = add_exact(c, gl.gl_pathv[k]);
 		globfree(&gl);
@@ -427,32 +417,16 @@ static void gclass__free(struct gclass *c)
 static int build_host(struct gset *g, const struct guard_opts *o, struct diag *d,
 		      bool need_files)
 {
-	static const char *const sensor[] = {
-		"/usr/local/sbin/ringward", "/usr/sbin/ringward", "/usr/bin/ringward", NULL,
-	};
 	static const char *const config[] = { "/etc/ringward", NULL };
 	static const char *const state[] = { "/var/lib/ringward", "/run/ringward", NULL };
-	static const char *const init_x[] = {
-		"/sbin/init", "/usr/sbin/init", "/bin/systemctl", "/usr/bin/systemctl", NULL,
-	};
-	static const char *const init_t[] = { "/lib/systemd", "/usr/lib/systemd", NULL };
-	static const char *const pm_x[] = {
-		"/usr/bin/dpkg", "/bin/dpkg", "/usr/bin/dpkg-deb", "/usr/bin/dpkg-query",
-		"/usr/bin/dpkg-divert", "/usr/sbin/dpkg-divert", "/usr/bin/dpkg-split",
-		"/usr/bin/dpkg-trigger", "/usr/bin/apt", "/bin/apt", "/usr/bin/apt-get",
-		"/bin/apt-get", NULL,
-	};
-	static const char *const pm_t[] = { "/usr/lib/apt", "/usr/lib/dpkg", NULL };
 	static const char *const pmdb[] = { "/var/lib/dpkg", "/var/lib/apt", NULL };
-	static const char *const ssh_x[] = { "/usr/sbin/sshd", "/sbin/sshd", NULL };
-	static const char *const ssh_t[] = { "/usr/lib/openssh", NULL };
 	struct gclass *c;
 	char self[PATH_MAX];
 	ssize_t sn;
 	int err;
 
 	c = new_class(g, "the sensor itself", SCOPE_PROCESS);
-	err = add_all(c, sensor, NULL);
+	err = add_all(c, protected_sensor_exe, NULL);
 	sn = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	if (!err && sn > 0) {
 		self[sn] = 0;
@@ -465,14 +439,16 @@ static int build_host(struct gset *g, const struct guard_opts *o, struct diag *d
 		err = add_all(new_class(g, "the sensor's state", SCOPE_FILE), NULL, state);
 	/* HOST_BEFORE_CONTENT classes so far */
 	if (!err)
-		err = add_all(new_class(g, "init/systemd", SCOPE_PROCESS), init_x, init_t);
+		err = add_all(new_class(g, "init/systemd", SCOPE_PROCESS), protected_init_exe,
+			      protected_init_tree);
 	if (!err)
-		err = add_all(new_class(g, "the package manager", SCOPE_PROCESS), pm_x, pm_t);
+		err = add_all(new_class(g, "the package manager", SCOPE_PROCESS), protected_pm_exe,
+			      protected_pm_tree);
 	if (!err)
 		err = add_all(new_class(g, "the package manager's database", SCOPE_FILE), NULL,
 			      pmdb);
 	if (!err)
-		err = add_all(new_class(g, "sshd", SCOPE_PROCESS), ssh_x, ssh_t);
+		err = add_all(new_class(g, "sshd", SCOPE_PROCESS), protected_ssh_exe, protected_ssh_tree);
 	if (!err)
 		err = add_loaders(new_class(g, "the dynamic loader", SCOPE_PROCESS));
 	if (!err && need_files) {
