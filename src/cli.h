@@ -15,5 +15,6 @@ int cmd_content(int argc, char **argv);	/* src/engine/cli_content.c */
 int cmd_engine(int argc, char **argv);	/* src/engine/engine_main.c */
 int cmd_quarantine(int argc, char **argv);	/* src/core/cli_quarantine.c */
 int cmd_repo(int argc, char **argv);	/* src/update/cli_repo.c */
+int cmd_rollout(int argc, char **argv);	/* src/update/cli_rollout.c */
 
 #endif

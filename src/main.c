@@ -18,6 +18,7 @@ static const struct {
 	{ "content", cmd_content, "make, sign and inspect content bundles" },
 	{ "quarantine", cmd_quarantine, "list or restore quarantined files" },
 	{ "repo", cmd_repo, "publish a signed content repository (TUF)" },
+	{ "rollout", cmd_rollout, "promote, hold or halt staged rollouts from health reports" },
 	{ "engine", cmd_engine, "(internal) the detection engine process the sensor starts" },
 };
 

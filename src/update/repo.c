@@ -1780,3 +1780,29 @@ cleanup:
 	repo_close(&r);
 	return err;
 }
+
+/* ---- reading what is published (the controller) ---- */
+
+int repo__read_target(const struct repo_opts *o, const char *name, uint8_t **buf, size_t *len,
+		      struct diag *d)
+{
+	const struct tuf_target *t;
+	struct repo r;
+	int err;
+
+	*buf = NULL;
+	*len = 0;
+	err = repo_open(&r, o, d);
+	if (err)
+		goto cleanup;
+	t = tuf_targets__find(&r.targets, name);
+	if (!t) {
+		err = error(d, -ENOENT, r.dir, "no published target %s (targets version %lld)", name,
+			    (long long)r.targets_version);
+		goto cleanup;
+	}
+	err = read_target(&r, t, buf, len, d);
+cleanup:
+	repo_close(&r);
+	return err;
+}

@@ -158,4 +158,15 @@ int repo__validate_bundle(const struct repo_opts *o, const char *bundle_dir, con
 /* "90d", "12h", "30m", "45s", "2w" or plain seconds, into *secs (> 0). */
 int repo__parse_duration(const char *s, int64_t *secs);
 
+/*
+ * The bytes of target name as the newest published targets metadata lists
+ * it (length and sha256 checked: -EBADMSG when the file changed), into
+ * *buf (from malloc(), caller frees) and *len; -ENOENT when nothing
+ * published lists it. Takes the repository's lock while it reads. For the
+ * controller (`ringward rollout`), which reads the published rollout
+ * document, changes it and publishes it again with repo__publish().
+ */
+int repo__read_target(const struct repo_opts *o, const char *name, uint8_t **buf, size_t *len,
+		      struct diag *d);
+
 #endif

@@ -829,3 +829,242 @@ int rollout__select(const struct rollout_doc *doc, const char *host_id, const ch
 	}
 	return 0;
 }
+
+/* ---- writing the document back (the controller's promotions and halts) ---- */
+
+static int add_obj(json_object *o, const char *k, json_object *v)
+{
+	if (!v)
+		return -ENOMEM;
+	if (json_object_object_add(o, k, v)) {
+		json_object_put(v);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static int add_int(json_object *o, const char *k, int64_t v)
+{
+	return add_obj(o, k, json_object_new_int64(v));
+}
+
+static int add_str(json_object *o, const char *k, const char *s)
+{
+	return add_obj(o, k, json_object_new_string(s));
+}
+
+static int add_time(json_object *o, const char *k, int64_t t)
+{
+	char buf[32];
+
+	bundle__format_time(t, buf, sizeof(buf));
+	return add_str(o, k, buf);
+}
+
+static json_object *ring_json(const struct rollout_ring *r)
+{
+	static const char *const gk[] = { "max_engine_restarts", "max_rule_errors",
+		"max_drop_ppm", "max_cpu_permille", "min_hosts" };
+	const int64_t gv[] = { r->gates.max_engine_restarts, r->gates.max_rule_errors,
+			       r->gates.max_drop_ppm, r->gates.max_cpu_permille,
+			       r->gates.min_hosts };
+	json_object *o = json_object_new_object(), *g = json_object_new_object();
+	int err = !o || !g ? -ENOMEM : 0;
+	bool any = false;
+
+	if (!err)
+		err = add_str(o, "name", r->name);
+	if (!err)
+		err = add_int(o, "hosts_bp", r->hosts_bp);
+	if (!err)
+		err = add_int(o, "bake_seconds", r->bake);
+	if (!err && r->urgent_bake != r->bake)
+		err = add_int(o, "urgent_bake_seconds", r->urgent_bake);
+	/* absent gates parse as -1 (min_hosts as 0): write only those set */
+	for (size_t i = 0; !err && i < sizeof(gk) / sizeof(gk[0]); i++) {
+		if (gv[i] < 0 || (i == 4 && gv[i] == 0))
+			continue;
+		err = add_int(g, gk[i], gv[i]);
+		any = true;
+	}
+	if (!err && any) {
+		err = add_obj(o, "gates", g);
+		g = NULL;
+	}
+	json_object_put(g);
+	if (err) {
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
+
+static json_object *release_json(const struct rollout_doc *doc, const struct rollout_release *r)
+{
+	json_object *o = json_object_new_object(), *rings = json_object_new_object();
+	int err = !o || !rings ? -ENOMEM : 0;
+
+	if (!err)
+		err = add_int(o, "version", r->version);
+	if (!err)
+		err = add_str(o, "target", r->target);
+	if (!err && r->urgent)
+		err = add_obj(o, "urgent", json_object_new_boolean(1));
+	if (!err && r->halted)
+		err = add_str(o, "halted", r->halted);
+	for (size_t i = 0; !err && i < doc->n_rings; i++)
+		if (r->ring_time[i])
+			err = add_time(rings, doc->rings[i].name, r->ring_time[i]);
+	if (!err) {
+		err = add_obj(o, "rings", rings);
+		rings = NULL;
+	}
+	json_object_put(rings);
+	if (err) {
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
+
+static json_object *group_json(const struct rollout_group *g)
+{
+	static const char *const pol[] = { [ROLLOUT_LATEST] = "latest", [ROLLOUT_N1] = "n-1",
+		[ROLLOUT_N2] = "n-2", [ROLLOUT_PIN] = "pin", [ROLLOUT_PAUSE] = "pause" };
+	static const char *const dn[] = { "sun", "mon", "tue", "wed", "thu", "fri", "sat" };
+	json_object *o = json_object_new_object(), *ws = NULL;
+	int err = o ? add_str(o, "policy", pol[g->policy]) : -ENOMEM;
+
+	if (!err && g->policy == ROLLOUT_PIN)
+		err = add_int(o, "version", g->pin);
+	if (!err && g->n_windows) {
+		ws = json_object_new_array();
+		err = ws ? 0 : -ENOMEM;
+	}
+	for (size_t i = 0; !err && i < g->n_windows; i++) {
+		const struct rollout_window *w = &g->windows[i];
+		json_object *wo = json_object_new_object(), *days = NULL;
+		char hm[8];
+
+		err = wo ? 0 : -ENOMEM;
+		if (!err && w->days != 0x7f) {
+			days = json_object_new_array();
+			for (int d = 0; days && d < 7; d++)
+				if (w->days >> d & 1)
+					json_object_array_add(days, json_object_new_string(dn[d]));
+			err = add_obj(wo, "days", days);
+		}
+		snprintf(hm, sizeof(hm), "%02d:%02d", w->start / 60, w->start % 60);
+		if (!err)
+			err = add_str(wo, "start", hm);
+		snprintf(hm, sizeof(hm), "%02d:%02d", w->end / 60, w->end % 60);
+		if (!err)
+			err = add_str(wo, "end", hm);
+		if (!err && json_object_array_add(ws, wo))
+			err = -ENOMEM;
+		if (err)
+			json_object_put(wo);
+	}
+	if (!err && ws) {
+		err = add_obj(o, "windows", ws);
+		ws = NULL;
+	}
+	json_object_put(ws);
+	if (err) {
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
+
+static int array_add(json_object *a, json_object *v)
+{
+	if (!v)
+		return -ENOMEM;
+	if (json_object_array_add(a, v)) {
+		json_object_put(v);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+int rollout__write(const struct rollout_doc *doc, char **out, size_t *len)
+{
+	json_object *o = json_object_new_object(), *rings = json_object_new_array();
+	json_object *rels = json_object_new_array(), *groups = NULL, *ks = NULL;
+	const char *s;
+	int err = !o || !rings || !rels ? -ENOMEM : 0;
+
+	*out = NULL;
+	if (!err)
+		err = add_str(o, "_type", "rollout");
+	if (!err)
+		err = add_int(o, "version", doc->version);
+	if (!err)
+		err = add_str(o, "salt", doc->salt);
+	for (size_t i = 0; !err && i < doc->n_rings; i++)
+		err = array_add(rings, ring_json(&doc->rings[i]));
+	if (!err) {
+		err = add_obj(o, "rings", rings);
+		rings = NULL;
+	}
+	for (size_t i = 0; !err && i < doc->n_releases; i++)
+		err = array_add(rels, release_json(doc, &doc->releases[i]));
+	if (!err) {
+		err = add_obj(o, "releases", rels);
+		rels = NULL;
+	}
+	if (!err && doc->n_groups) {
+		groups = json_object_new_object();
+		err = groups ? 0 : -ENOMEM;
+		for (size_t i = 0; !err && i < doc->n_groups; i++)
+			err = add_obj(groups, doc->groups[i].name, group_json(&doc->groups[i]));
+		if (!err) {
+			err = add_obj(o, "groups", groups);
+			groups = NULL;
+		}
+	}
+	if (!err && (doc->n_killed_versions || doc->n_killed_rules)) {
+		json_object *v = json_object_new_array(), *r = json_object_new_array();
+
+		ks = json_object_new_object();
+		err = ks && v && r ? 0 : -ENOMEM;
+		for (size_t i = 0; !err && i < doc->n_killed_versions; i++)
+			err = array_add(v, json_object_new_int64(doc->killed_versions[i]));
+		for (size_t i = 0; !err && i < doc->n_killed_rules; i++)
+			err = array_add(r, json_object_new_string(doc->killed_rules[i]));
+		if (!err) {
+			err = add_obj(ks, "versions", v);
+			v = NULL;
+		}
+		if (!err) {
+			err = add_obj(ks, "rules", r);
+			r = NULL;
+		}
+		json_object_put(v);
+		json_object_put(r);
+		if (!err) {
+			err = add_obj(o, "kill_switch", ks);
+			ks = NULL;
+		}
+	}
+	if (err)
+		goto cleanup;
+	s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+					   JSON_C_TO_STRING_NOSLASHESCAPE);
+	if (!s || !(*out = malloc(strlen(s) + 2))) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	*len = strlen(s) + 1;
+	memcpy(*out, s, *len - 1);
+	(*out)[*len - 1] = '\n';
+	(*out)[*len] = 0;
+cleanup:
+	json_object_put(rings);
+	json_object_put(rels);
+	json_object_put(groups);
+	json_object_put(ks);
+	json_object_put(o);
+	return err;
+}

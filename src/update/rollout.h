@@ -210,4 +210,14 @@ bool rollout__rule_killed(const struct rollout_doc *doc, const char *rule_id);
 /* Is this version killed fleet-wide? */
 bool rollout__version_killed(const struct rollout_doc *doc, int64_t version);
 
+/*
+ * The document as JSON text (members as in the format above; absent gates,
+ * a default urgent bake, a false "urgent" and an empty kill switch are
+ * left out), what rollout__parse() reads back to the same document. For
+ * the controller (`ringward rollout`), which rewrites the document to
+ * promote and halt. *out is from malloc() (NUL-terminated, ends with a
+ * newline), caller frees; 0 or -ENOMEM.
+ */
+int rollout__write(const struct rollout_doc *doc, char **out, size_t *len);
+
 #endif
