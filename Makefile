@@ -22,7 +22,7 @@ OPT        ?= -O2 -g
 CPPFLAGS   := -D_GNU_SOURCE -Iinclude -Isrc -I$(BUILD)
 CFLAGS_ALL := -std=gnu11 $(OPT) $(WARN) -fno-omit-frame-pointer
 SAN        := -fsanitize=address,undefined -fno-sanitize-recover=undefined
-LIBS       := -lbpf -lelf -lz -ljson-c -lpthread -lyaml -lpcre2-8 -lhs -lsodium -lseccomp
+LIBS       := -lbpf -lelf -lz -ljson-c -lpthread -lyaml -lpcre2-8 -lhs -lsodium -lseccomp -lcurl
 
 DEPS_STAMP := $(BUILD)/.deps-ok
 

@@ -4,7 +4,8 @@
 set -eu
 PKGS="clang llvm make pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev \
 libyaml-dev libhyperscan-dev libpcre2-dev libsodium-dev libcurl4-openssl-dev \
-libseccomp-dev libcmocka-dev libjson-c-dev libpng-dev libclang-rt-14-dev iproute2 procps"
+libseccomp-dev libcmocka-dev libjson-c-dev libpng-dev libclang-rt-14-dev iproute2 procps \
+nginx-light"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

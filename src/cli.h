@@ -16,5 +16,6 @@ int cmd_engine(int argc, char **argv);	/* src/engine/engine_main.c */
 int cmd_quarantine(int argc, char **argv);	/* src/core/cli_quarantine.c */
 int cmd_repo(int argc, char **argv);	/* src/update/cli_repo.c */
 int cmd_rollout(int argc, char **argv);	/* src/update/cli_rollout.c */
+int cmd_updater(int argc, char **argv);	/* src/update/updater.c */
 
 #endif

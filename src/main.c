@@ -20,6 +20,7 @@ static const struct {
 	{ "repo", cmd_repo, "publish a signed content repository (TUF)" },
 	{ "rollout", cmd_rollout, "promote, hold or halt staged rollouts from health reports" },
 	{ "engine", cmd_engine, "(internal) the detection engine process the sensor starts" },
+	{ "updater", cmd_updater, "(internal) the content updater process the sensor starts" },
 };
 
 static void usage(FILE *f)

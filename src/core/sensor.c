@@ -43,6 +43,7 @@
 #include "core/response.h"
 #include "core/status_sock.h"
 #include "core/supervisor.h"
+#include "core/update_proc.h"
 #include "engine/content_sign.h"
 #include "engine/fault.h"
 
@@ -161,6 +162,13 @@ struct sensor {
 	int n_own;
 	dev_t exe_dev;
 	ino_t exe_ino;
+
+	/* staged content delivery (issue 6): the updater process */
+	struct update_opts upo;
+	struct update_proc *upd;
+	char update_dir[PATH_MAX];	/* <state>/update: root's */
+	char update_current[PATH_MAX];	/* its symlink to the running bundle */
+	char updater_dir[PATH_MAX];	/* <state>/update/updater: the updater's */
 
 	/* containment and status */
 	const char *state_dir;
@@ -1171,6 +1179,31 @@ static void sv_engine_pid(void *ctx, pid_t pid, bool alive)
 		bpf_source__unprotect_pid(s->bpf, pid);
 }
 
+/* The updater chooses with what this host runs and what it rolled back
+ * from (bundle labels are NAME@VERSION). */
+static void tell_updater(struct sensor *s, const struct rw_event *rec)
+{
+	size_t alen = 0, llen = 0, rlen = 0;
+	const char *a = rw_event__str(rec, RW_F_EVENT_ACTION, &alen);
+	const char *l = rw_event__str(rec, RW_F_RW_CONTENT_LABEL, &llen);
+	const char *r = rw_event__str(rec, RW_F_RULE_ID, &rlen);
+	char label[256], *at;
+	long long v;
+
+	if (!l || !llen)
+		return;
+	snprintf(label, sizeof(label), "%.*s", (int)llen, l);
+	at = strrchr(label, '@');
+	if (!at || !at[1])
+		return;
+	*at = 0;
+	v = strtoll(at + 1, NULL, 10);
+	if (action_is(a, alen, "content-loaded"))
+		update_proc__running(s->upd, label, v);
+	else if (r && action_is(r, rlen, "ringward-content-rollback"))
+		update_proc__rolled_back(s->upd, label, v);
+}
+
 static void sv_verdict(void *ctx, uint64_t id, uint32_t bits)
 {
 	struct sensor *s = ctx;
@@ -1193,6 +1226,8 @@ static void sv_write(void *ctx, struct rw_event *rec)
 		if (action_is(a, alen, "content-loaded"))
 			perm_source__refresh(s->perm);
 	}
+	if (s->upd)
+		tell_updater(s, rec);
 
 	add_host(s, rec);
 	rw_event__set_int(rec, RW_F_EVENT_SEQUENCE, (int64_t)++s->seq);
@@ -1229,6 +1264,13 @@ static void usage_run(FILE *f)
 "                       being written\n"
 "  --verdict-deadline-ms MS  how long an exec or open waits for the engine's\n"
 "                       verdict before the default applies (default 30)\n"
+"  --update-url URL     follow a content repository (ringward repo): an\n"
+"                       unprivileged updater polls it, verifies it the TUF way\n"
+"                       and stages what the rollout document gives this host\n"
+"  --update-root FILE   the repository's trusted root metadata (1.root.json)\n"
+"  --update-group G     the operator group this host is in (rollout policy)\n"
+"  --update-interval S  seconds between polls (default 300)\n"
+"  --update-ca FILE     CA bundle for an https repository (default: the system's)\n"
 "  --trusted-keys PATH  a public key file or a directory of *.pub: only content\n"
 "                       bundles signed by a trusted key load (default\n"
 "                       " RW_TRUSTED_DIR " when it holds a key; else\n"
@@ -1258,6 +1300,7 @@ static void sensor_free(struct sensor *s)
 	if (!s)
 		return;
 	perm_source__stop(s->perm);
+	update_proc__stop(s->upd);
 	bpf_source__stop(s->bpf);
 	fan_source__stop(s->fan);
 	dns_source__stop(s->dns);
@@ -1315,6 +1358,68 @@ static bool dir_has_key(const char *dir)
 	return found;
 }
 
+/* ---- the updater's hand-over ---- */
+
+/* Point <state>/update/current at dir (the core's own copy of a bundle the
+ * updater verified and staged: <state>/update/updater.content/NAME-V) in
+ * one rename, and reload: the engine loads it aside and swaps it in, or
+ * keeps what runs. */
+static void update_activate(void *ctx, const char *dir, const char *name, int64_t version)
+{
+	struct sensor *s = ctx;
+	char *real = realpath(dir, NULL), tmp[PATH_MAX + 8], base[PATH_MAX + 16];
+	size_t blen;
+
+	snprintf(base, sizeof(base), "%s.content/", s->updater_dir);
+	blen = strlen(base);
+	if (!real || strncmp(real, base, blen) || strchr(real + blen, '/')) {
+		fprintf(stderr, "ringward run: updater staged %s outside %s: ignored\n", dir, base);
+		free(real);
+		return;
+	}
+	snprintf(tmp, sizeof(tmp), "%s.tmp", s->update_current);
+	unlink(tmp);
+	if (symlink(real, tmp) < 0 || rename(tmp, s->update_current) < 0) {
+		fprintf(stderr, "ringward run: activating %s@%lld: %s\n", name, (long long)version,
+			strerror(errno));
+		unlink(tmp);
+	} else {
+		supervisor__reload(s->sv);
+	}
+	free(real);
+}
+
+static void update_revoke(void *ctx, const char *name, int64_t version, const char *why)
+{
+	struct sensor *s = ctx;
+	char reason[512];
+
+	snprintf(reason, sizeof(reason), "%s@%lld: %s", name, (long long)version, why);
+	supervisor__revoke(s->sv, reason);
+}
+
+/* <state>/update/current exists from the start (an empty set until the
+ * first bundle arrives), so the engine always has a path to load. */
+static int update_prepare(struct sensor *s)
+{
+	char empty[PATH_MAX + 8];
+	struct stat sb;
+
+	snprintf(s->update_dir, sizeof(s->update_dir), "%s/update", s->state_dir);
+	snprintf(s->update_current, sizeof(s->update_current), "%s/current", s->update_dir);
+	snprintf(s->updater_dir, sizeof(s->updater_dir), "%s/updater", s->update_dir);
+	snprintf(empty, sizeof(empty), "%s/empty", s->update_dir);
+	if ((mkdir(s->state_dir, 0700) < 0 && errno != EEXIST) ||
+	    (mkdir(s->update_dir, 0700) < 0 && errno != EEXIST) ||
+	    (mkdir(empty, 0755) < 0 && errno != EEXIST))
+		return -errno;
+	if (lstat(s->update_current, &sb) < 0 && symlink(empty, s->update_current) < 0)
+		return -errno;
+	s->upo.state_dir = s->updater_dir;
+	s->upo.host_id = s->host_id;
+	return 0;
+}
+
 /* Start the engine (unless content is off): after collection is attached,
  * so that bad content never keeps the sensor from seeing. */
 static void start_detection(struct sensor *s, bool no_content)
@@ -1324,6 +1429,9 @@ static void start_detection(struct sensor *s, bool no_content)
 
 	if (no_content) {
 		s->n_content = 0;
+	} else if (s->upo.url && s->update_current[0] && s->n_content < MAX_CONTENT) {
+		/* the repository's content, beside any --content */
+		s->content[s->n_content++] = s->update_current;
 	} else if (!s->n_content) {
 		const char *dflt = default_content();
 
@@ -1373,6 +1481,11 @@ int cmd_run(int argc, char **argv)
 		{ "mode", required_argument, NULL, 9 },
 		{ "verdict-deadline-ms", required_argument, NULL, 10 },
 		{ "health-interval", required_argument, NULL, 11 },
+		{ "update-url", required_argument, NULL, 12 },
+		{ "update-root", required_argument, NULL, 13 },
+		{ "update-group", required_argument, NULL, 14 },
+		{ "update-interval", required_argument, NULL, 15 },
+		{ "update-ca", required_argument, NULL, 16 },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -1460,6 +1573,11 @@ int cmd_run(int argc, char **argv)
 			s->health_every_ns = (uint64_t)v * 1000000000ULL;
 			break;
 		}
+		case 12: s->upo.url = optarg; break;
+		case 13: s->upo.root = optarg; break;
+		case 14: s->upo.group = optarg; break;
+		case 15: err = opt_uint("update-interval", optarg, &s->upo.interval_s); break;
+		case 16: s->upo.ca_file = optarg; break;
 		case 'h': usage_run(stdout); rc = 0; goto cleanup;
 		default: usage_run(stderr); rc = 2; goto cleanup;
 		}
@@ -1575,6 +1693,19 @@ int cmd_run(int argc, char **argv)
 		s->perm = perm_source__start(s, NULL, &po);
 		sensor__hook(s, "permission", s->perm != NULL, s->perm ? NULL : strerror(errno));
 	}
+	if (s->upo.url) {
+		struct update_host uh = { .ctx = s, .activate = update_activate,
+					  .revoke = update_revoke };
+
+		err = !s->upo.root ? -EINVAL : update_prepare(s);
+		if (!err) {
+			s->upd = update_proc__start(s, &s->upo, &uh);
+			err = s->upd ? 0 : -errno;
+		}
+		sensor__hook(s, "updater", !err, err == -EINVAL ? "--update-url needs --update-root" :
+			     err ? strerror(-err) : NULL);
+		err = 0;
+	}
 	s->next_metrics_ns = clock_ns(CLOCK_MONOTONIC) + s->metrics_every_ns;
 	s->next_health_ns = clock_ns(CLOCK_MONOTONIC) + s->health_every_ns;
 	sensor_record(s, "state", "sensor-started", true, false);
@@ -1620,6 +1751,8 @@ int cmd_run(int argc, char **argv)
 	/* first: nothing on the host may wait for a sensor that is leaving */
 	perm_source__stop(s->perm);
 	s->perm = NULL;
+	update_proc__stop(s->upd);
+	s->upd = NULL;
 	bpf_source__stop(s->bpf);
 	fan_source__stop(s->fan);
 	dns_source__stop(s->dns);

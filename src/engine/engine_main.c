@@ -18,12 +18,14 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -236,6 +238,14 @@ static void publish(struct engine *e, const struct ruleset *rs)
 static int paths_of(struct engine *e, int which, const char **paths)
 {
 	if (which == ENGINE_CONTENT_LKG) {
+		static char saved[PATH_MAX];
+
+		/* an engine started before any LKG existed has no --lkg: the
+		 * copy saved since is in its store (readable: the store is
+		 * its one writable directory) */
+		if (!e->lkg_dir && e->store_dir &&
+		    content_store__lkg_dir(e->store_dir, saved, sizeof(saved)))
+			e->lkg_dir = saved;
 		paths[0] = e->lkg_dir;
 		return e->lkg_dir ? 1 : 0;
 	}
@@ -570,15 +580,35 @@ static void usage(FILE *f)
 
 static int sandbox(struct engine *e, uint64_t as_mb)
 {
-	const char *ro[MAX_PATHS + 3];
+	const char *ro[2 * MAX_PATHS + 3];
+	static char linked[MAX_PATHS][PATH_MAX];
 	const char *rw[1];
 	struct sandbox_opts so = { .ro_paths = ro, .rw_paths = rw, .nofile = 256,
 				   .as_bytes = as_mb << 20, .fsize_bytes = 1ULL << 30 };
 	struct sandbox_report r;
 	int err;
 
-	for (int i = 0; i < e->n_content; i++)
+	for (int i = 0; i < e->n_content; i++) {
+		struct stat sb;
+		char *real;
+
 		ro[so.n_ro++] = e->content[i];
+		/* a content path that is a symlink (the updater's current) is
+		 * swapped to a sibling of its target on activation: the
+		 * directory holding the targets is readable, not only the
+		 * target of the moment */
+		if (lstat(e->content[i], &sb) == 0 && S_ISLNK(sb.st_mode) &&
+		    (real = realpath(e->content[i], NULL))) {
+			char *slash = strrchr(real, '/');
+
+			if (slash && slash != real) {
+				*slash = 0;
+				copy_str(linked[i], sizeof(linked[i]), real);
+				ro[so.n_ro++] = linked[i];
+			}
+			free(real);
+		}
+	}
 	if (e->lkg_dir)
 		ro[so.n_ro++] = e->lkg_dir;
 	if (e->placeholders)
