@@ -728,23 +728,27 @@ const char *perm_source__outcome(struct perm_source *ps, uint64_t id, bool deny)
 	return what;
 }
 
-/* Filesystem marks for mask (0: none), on every local filesystem. */
-static void set_fs_marks(struct perm_source *ps, uint32_t mask)
+/* Filesystem marks for mask (0: none), on every local filesystem; with
+ * again set, also on filesystems mounted since (a mark added twice is one
+ * mark). */
+static void set_fs_marks(struct perm_source *ps, uint32_t mask, bool again)
 {
 	struct mnt *v = NULL;
 	int n;
 
-	if (mask == ps->fs_mask)
+	if (mask == ps->fs_mask && (!again || !mask))
 		return;
 	n = mounts__read(&v);
 	for (int i = 0; i < n; i++) {
 		if (!mounts__skip_fstype(v[i].fstype)) {
-			if (ps->fs_mask)
-				fanotify_mark(ps->fan_fd, FAN_MARK_REMOVE | FAN_MARK_FILESYSTEM,
-					      ps->fs_mask, AT_FDCWD, v[i].path);
+			/* the new bits first, then the old ones dropped: no
+			 * moment without a mark both sets want */
 			if (mask)
 				fanotify_mark(ps->fan_fd, FAN_MARK_ADD | FAN_MARK_FILESYSTEM,
 					      mask, AT_FDCWD, v[i].path);
+			if (ps->fs_mask & ~mask)
+				fanotify_mark(ps->fan_fd, FAN_MARK_REMOVE | FAN_MARK_FILESYSTEM,
+					      ps->fs_mask & ~mask, AT_FDCWD, v[i].path);
 		}
 		free(v[i].path);
 	}
@@ -830,7 +834,7 @@ void perm_source__refresh(struct perm_source *ps)
 	}
 	pthread_mutex_unlock(&ps->lock);
 	/* marks are added before requests can need them, removed after */
-	set_fs_marks(ps, mask);
+	set_fs_marks(ps, mask, false);
 }
 
 static void on_tick(struct sensor *s, void *ctx)
@@ -852,6 +856,7 @@ static void on_tick(struct sensor *s, void *ctx)
 	if (now >= ps->next_mark_ns) {
 		ps->next_mark_ns = now + 2000000000ULL;
 		mark_protected(ps);
+		set_fs_marks(ps, ps->fs_mask, true);	/* and new mounts */
 	}
 	for (unsigned i = 0; i < n_notes; i++)
 		tamper_alert(ps, &notes[i]);
