@@ -728,6 +728,25 @@ const char *perm_source__outcome(struct perm_source *ps, uint64_t id, bool deny)
 	return what;
 }
 
+/* The dynamic loader is opened for exec with every dynamically linked
+ * program: half the exec permission events. No rule may block it (the
+ * guardrails), and a loader can run any program without an exec anyway
+ * (`ld.so ./prog`), so its events are ignored in the kernel: an ignore
+ * mark on its inode, kept across writes to it. */
+static void ignore_loaders(struct perm_source *ps, bool on)
+{
+	for (const char *const *p = protected_loader_exe; *p; p++) {
+		char *real = realpath(*p, NULL);
+
+		if (!real)
+			continue;
+		fanotify_mark(ps->fan_fd, (on ? FAN_MARK_ADD : FAN_MARK_REMOVE) |
+			      FAN_MARK_IGNORED_MASK | FAN_MARK_IGNORED_SURV_MODIFY,
+			      FAN_OPEN_EXEC_PERM, AT_FDCWD, real);
+		free(real);
+	}
+}
+
 /* Filesystem marks for mask (0: none), on every local filesystem; with
  * again set, also on filesystems mounted since (a mark added twice is one
  * mark). */
@@ -753,6 +772,8 @@ static void set_fs_marks(struct perm_source *ps, uint32_t mask, bool again)
 		free(v[i].path);
 	}
 	free(v);
+	if ((mask ^ ps->fs_mask) & FAN_OPEN_EXEC_PERM)
+		ignore_loaders(ps, mask & FAN_OPEN_EXEC_PERM);
 	ps->fs_mask = mask;
 }
 
