@@ -17,7 +17,11 @@
  *      after signing, timestamp metadata replayed from an older publish,
  *      an expired timestamp (freeze), an old snapshot mixed with new
  *      metadata, an endless response for timestamp.json, a root rotation
- *      signed by too few root keys, and the repository down.
+ *      signed by too few root keys, and the repository down;
+ *   5. promotion by the controller: version 4 released to a canary ring
+ *      this host is not in; the host stays; `ringward rollout` reads the
+ *      canaries' health reports, promotes version 4 to the next ring and
+ *      publishes; the host takes it.
  *
  * Waits are on records, never on the clock. The one timing the test needs
  * is the sensor's own: a version becomes last-known-good after running
@@ -263,12 +267,13 @@ static void write_nginx_conf(void)
 	put(nginx_conf, text);
 }
 
-static int start_nginx(void)
+/* nginx on a free port, or on same_port (the sensor knows the URL). */
+static int start_nginx_on(int same_port)
 {
 	for (int attempt = 0; attempt < 3; attempt++) {
 		char g[600];
 
-		port = free_port();
+		port = same_port ? same_port : free_port();
 		write_nginx_conf();
 		snprintf(g, sizeof(g), "daemon off; pid %s/nginx.pid;", nginx_prefix);
 		nginx_pid = fork();
@@ -306,6 +311,11 @@ static int start_nginx(void)
 		}
 	}
 	return -1;
+}
+
+static int start_nginx(void)
+{
+	return start_nginx_on(0);
 }
 
 /* ---- a server that answers every request with an endless body ---- */
@@ -699,7 +709,7 @@ static int group_setup(void **st)
 	for (int i = 0;; i++) {
 		snprintf(salt, sizeof(salt), "rw-test-salt-%d", i);
 		b = rollout__bucket(host, salt);
-		if (b < 9999)
+		if (b >= 1 && b < 9999)	/* and a canary ring without it: test 5 */
 			break;
 	}
 	canary_bp = b + 1;
@@ -1124,6 +1134,116 @@ static void test_repository_down(void **st)
 	}
 }
 
+/* ---- 5: promotion by the controller ---- */
+
+static void iso_time(char *buf, size_t size, time_t t)
+{
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* One content-health record, as the sensor writes them. */
+static void health_line(FILE *f, const char *host, int version, time_t activated, time_t at)
+{
+	char ta[32], tat[32];
+
+	iso_time(ta, sizeof(ta), activated);
+	iso_time(tat, sizeof(tat), at);
+	fprintf(f, "{\"@timestamp\":\"%s\",\"event\":{\"kind\":\"metric\","
+		"\"action\":\"content-health\"},\"host\":{\"id\":\"%s\"},\"ringward\":{"
+		"\"content\":{\"version\":\"sha256:test-%d\",\"label\":\"" BUNDLE "@%d\","
+		"\"source\":\"configured\"},\"health\":{\"activated\":\"%s\","
+		"\"engine_restarts\":0,\"engine_failures\":0,\"rule_errors\":0,\"drops\":0,"
+		"\"events\":5000,\"eval_ns_per_event\":1500,\"rollbacks\":0}}}\n",
+		tat, host, version, version, ta);
+}
+
+static void test_promotion_by_controller(void **st)
+{
+	static char out[65536];
+	char text[4096], canary_at[32], hid[64];
+	char *path = cat(dir, "rollout-promo.json"), *reports = cat(dir, "health.jsonl");
+	time_t now = time(NULL);
+	unsigned host_b = canary_bp - 1;	/* this host's bucket: canary_bp = b + 1 */
+	int canaries = 0, olds = 0;
+	struct want w;
+	int64_t seq;
+	FILE *f;
+
+	(void)st;
+	if (skipping()) {
+		skip();
+		return;
+	}
+	if (!nginx_pid)	/* test 4 took the repository down: back, same URL */
+		assert_int_equal(start_nginx_on(port), 0);
+	add_bundle(4);
+	/* canary: buckets below this host's, so not this host; version 4 has
+	 * been there for two minutes (its one-minute bake is over) */
+	iso_time(canary_at, sizeof(canary_at), now - 120);
+	snprintf(text, sizeof(text),
+		 "{\"_type\": \"rollout\", \"version\": %d, \"salt\": \"%s\",\n"
+		 " \"rings\": [{\"name\": \"canary\", \"hosts_bp\": %u, \"bake_seconds\": 60,\n"
+		 "             \"gates\": {\"max_engine_restarts\": 0, \"max_rule_errors\": 0,\n"
+		 "                       \"max_drop_ppm\": 1000, \"max_cpu_permille\": 50,\n"
+		 "                       \"min_hosts\": 3}},\n"
+		 "           {\"name\": \"broad\", \"hosts_bp\": %u}],\n"
+		 " \"releases\": [\n"
+		 "  {\"version\": 3, \"target\": \"" BUNDLE "-3.rwb\",\n"
+		 "   \"rings\": {\"canary\": \"2024-01-01T00:00:00Z\", \"broad\": \"2024-01-02T00:00:00Z\"}},\n"
+		 "  {\"version\": 4, \"target\": \"" BUNDLE "-4.rwb\",\n"
+		 "   \"rings\": {\"canary\": \"%s\"}}]}\n",
+		 ++rollout_version, salt, host_b, 10000 - host_b, canary_at);
+	put(path, text);
+	seq = last_seq();
+	rw("repo publish %s --rollout %s", repo, path);
+	/* the host is in broad: it keeps version 3 */
+	w = (struct want){ .action = "update-checked", .field = "ringward.update.ring",
+			   .value = "broad", .ifield = "ringward.update.version", .ivalue = 3,
+			   .after = seq };
+	assert_non_null(wait_want(&w));
+
+	/* the fleet's reports: five canaries healthy on version 4, five
+	 * hosts still on version 3, over the same minutes */
+	f = fopen(reports, "w");
+	assert_non_null(f);
+	for (int i = 0; canaries < 5 || olds < 5; i++) {
+		snprintf(hid, sizeof(hid), "fleet-host-%d", i);
+		if (rollout__bucket(hid, salt) < host_b && canaries < 5) {
+			health_line(f, hid, 4, now - 100, now - 60);
+			health_line(f, hid, 4, now - 100, now - 5);
+			canaries++;
+		} else if (rollout__bucket(hid, salt) >= host_b && olds < 5) {
+			health_line(f, hid, 3, now - 7200, now - 60);
+			health_line(f, hid, 3, now - 7200, now - 5);
+			olds++;
+		}
+		assert_true(i < 10000000);
+	}
+	assert_int_equal(fclose(f), 0);
+
+	seq = last_seq();
+	{
+		int rc = run(out, sizeof(out), "%s/ringward rollout --repo %s --reports %s 2>&1",
+			     rwt_build_dir(), repo, reports);
+
+		if (rc || !strstr(out, "\"promote\""))
+			fprintf(stderr, "ringward rollout said (status %d):\n%s\n", rc, out);
+		assert_int_equal(rc, 0);
+		assert_non_null(strstr(out, "\"promote\""));
+	}
+	/* the host takes version 4 at its next poll */
+	w = (struct want){ .action = "update-staged", .ifield = "ringward.update.version",
+			   .ivalue = 4, .after = seq };
+	assert_non_null(wait_want(&w));
+	wait_loaded(4, seq);
+	content_still_runs();
+	free(path);
+	free(reports);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1137,6 +1257,7 @@ int main(void)
 		cmocka_unit_test(test_endless_response),
 		cmocka_unit_test(test_root_rotation_too_few_keys),
 		cmocka_unit_test(test_repository_down),
+		cmocka_unit_test(test_promotion_by_controller),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
