@@ -1398,6 +1398,45 @@ static void update_revoke(void *ctx, const char *name, int64_t version, const ch
 	supervisor__revoke(s->sv, reason);
 }
 
+/* The kill switch's rules, one id a line, into the engine's store where
+ * every load reads them (the last-known-good's too); a reload when they
+ * changed. */
+static void update_kill_rules(void *ctx, const char *const *ids, size_t n)
+{
+	struct sensor *s = ctx;
+	char path[PATH_MAX], tmp[PATH_MAX + 8], want[16384], have[16384] = "";
+	size_t used = 0;
+	ssize_t got = 0;
+	int fd;
+
+	for (size_t i = 0; i < n && used < sizeof(want); i++)
+		used += (size_t)snprintf(want + used, sizeof(want) - used, "%s\n", ids[i]);
+	if (used >= sizeof(want))
+		return;
+	snprintf(path, sizeof(path), "%s/content/killed-rules", s->state_dir);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd >= 0) {
+		got = read(fd, have, sizeof(have) - 1);
+		close(fd);
+	}
+	if (got >= 0 && (size_t)got == used && !memcmp(have, want, used))
+		return;		/* as it is: no reload */
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd >= 0) {
+		bool ok = write(fd, want, used) == (ssize_t)used && fsync(fd) == 0;
+
+		if (close(fd) < 0 || !ok)
+			fd = -1;
+	}
+	if (fd < 0 || rename(tmp, path) < 0) {
+		fprintf(stderr, "ringward run: %s: %s\n", path, strerror(errno));
+		unlink(tmp);
+		return;
+	}
+	supervisor__reload(s->sv);
+}
+
 /* <state>/update/current exists from the start (an empty set until the
  * first bundle arrives), so the engine always has a path to load. */
 static int update_prepare(struct sensor *s)
@@ -1695,7 +1734,7 @@ int cmd_run(int argc, char **argv)
 	}
 	if (s->upo.url) {
 		struct update_host uh = { .ctx = s, .activate = update_activate,
-					  .revoke = update_revoke };
+					  .revoke = update_revoke, .kill_rules = update_kill_rules };
 
 		err = !s->upo.root ? -EINVAL : update_prepare(s);
 		if (!err) {

@@ -539,6 +539,45 @@ static bool within_budget(struct update_proc *u)
 	return ++u->window_n <= UPD_RECORDS_PER_MIN;
 }
 
+/* "N ID..." : the rule ids the kill switch disables fleet-wide. */
+static void on_kill_rules(struct update_proc *u, char *args)
+{
+	const char *ids[256];
+	char *save = NULL, *tok, why[512];
+	struct rw_event *ev;
+	size_t n = 0, used;
+	long want = strtol(args, &tok, 10);
+
+	if (tok == args || want < 0 || want > 256) {
+		sensor__count(u->s, RW_C_UPDATE_MSG_IGNORED, 1);
+		return;
+	}
+	for (tok = strtok_r(tok, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+		if (n == 256 || !valid_name(tok, 64)) {
+			sensor__count(u->s, RW_C_UPDATE_MSG_IGNORED, 1);
+			return;
+		}
+		ids[n++] = tok;
+	}
+	if ((long)n != want) {
+		sensor__count(u->s, RW_C_UPDATE_MSG_IGNORED, 1);
+		return;
+	}
+	ev = rec_begin(u, "update-kill-switch", "change", true);
+	used = (size_t)snprintf(why, sizeof(why), n ? "the kill switch disables %zu rule(s) "
+				"fleet-wide:" : "the kill switch disables no rule", n);
+	for (size_t i = 0; i < n; i++) {
+		rw_event__add_strv(ev, RW_F_RW_CONTENT_KILLED, ids[i], strlen(ids[i]));
+		if (used < sizeof(why))
+			used += (size_t)snprintf(why + used, sizeof(why) - used, " %s", ids[i]);
+	}
+	ev->strv_open = -1;
+	rw_event__set_cstr(ev, RW_F_EVENT_REASON, why);
+	sensor__write(u->s, ev);
+	if (u->h.kill_rules)
+		u->h.kill_rules(u->h.ctx, ids, n);
+}
+
 static void on_line(struct update_proc *u, char *line)
 {
 	char *args = strchr(line, ' ');
@@ -575,6 +614,8 @@ static void on_line(struct update_proc *u, char *line)
 		on_stage(u, args);
 	else if (!strcmp(line, "revoke"))
 		on_revoke(u, args);
+	else if (!strcmp(line, "kill-rules"))
+		on_kill_rules(u, args);
 	else
 		sensor__count(u->s, RW_C_UPDATE_MSG_IGNORED, 1);
 }

@@ -24,6 +24,10 @@
  *   revoke NAME VERSION REASON                         the running version
  *                                                      must not run (halt,
  *                                                      kill switch)
+ *   kill-rules N [ID...]                               the kill switch's rule
+ *                                                      ids (N of them; 0:
+ *                                                      none), sent when they
+ *                                                      change
  * core -> updater:
  *   running NAME VERSION          the content now running (after a load)
  *   rolled-back NAME VERSION      this host rolled back from that version
@@ -34,6 +38,7 @@
 #define RINGWARD_UPDATE_PROC_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct sensor;
@@ -56,6 +61,8 @@ struct update_host {
 	void (*activate)(void *ctx, const char *dir, const char *name, int64_t version);
 	/* The repository says the running version must not run: roll back. */
 	void (*revoke)(void *ctx, const char *name, int64_t version, const char *why);
+	/* The kill switch's rule ids (n may be 0: none any more). */
+	void (*kill_rules)(void *ctx, const char *const *ids, size_t n);
 };
 
 struct update_proc;

@@ -17,6 +17,7 @@
  * check out, 4 the sandbox could not be entered, 5 a ring is corrupt.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <poll.h>
@@ -171,7 +172,7 @@ static uint32_t block_summary(struct ruleset *rs)
 		const struct rule_info *ri = ruleset__rule(rs, i);
 		const struct rule *r = ruleset__compiled(rs, i);
 
-		if (!is_block(ri) || !r)
+		if (!is_block(ri) || !r || ri->killed)
 			continue;
 		if (r->cat == SC_PROCESS_CREATION) {
 			fl |= BLOCK_EXEC | (ri->fail_closed ? BLOCK_EXEC_FAIL_CLOSED : 0);
@@ -339,12 +340,46 @@ static void content_rec(struct engine *e, const char *action, bool ok, const cha
 		signing_of(rs, line, sizeof(line));
 		rw_event__set_cstr(ev, RW_F_RW_CONTENT_SIGNING, line);
 		expiry_of(rs, ev);
+		for (size_t i = 0; i < ruleset__count(rs); i++) {
+			const struct rule_info *ri = ruleset__rule(rs, i);
+
+			if (ri->killed && ri->id)
+				rw_event__add_strv(ev, RW_F_RW_CONTENT_KILLED, ri->id, strlen(ri->id));
+		}
+		ev->strv_open = -1;
 	}
 	for (size_t i = 0; d && i < d->n && i < MAX_DIAG; i++) {
 		diag__format(&d->v[i], line, sizeof(line));
 		rw_event__add_strv(ev, RW_F_RW_CONTENT_ERRORS, line, strlen(line));
 	}
 	ev->strv_open = -1;
+}
+
+/* The kill switch: rule ids the core wrote into the store (one per line,
+ * from the signed rollout metadata the updater verified), disabled in
+ * every set loaded, the last-known-good copy included. */
+static void kill_rules(struct engine *e, struct ruleset *rs)
+{
+	char path[PATH_MAX], buf[16384], *ids[256], *save = NULL, *tok;
+	size_t n = 0;
+	ssize_t len;
+	int fd;
+
+	if (!e->store_dir || snprintf(path, sizeof(path), "%s/killed-rules", e->store_dir) >=
+	    (int)sizeof(path))
+		return;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return;
+	len = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (len <= 0)
+		return;
+	buf[len] = 0;
+	for (tok = strtok_r(buf, "\n", &save); tok && n < 256; tok = strtok_r(NULL, "\n", &save))
+		if (*tok)
+			ids[n++] = tok;
+	ruleset__kill_rules(rs, (const char *const *)ids, n);
 }
 
 /* Load which content aside for generation gen; swap it in when all of it
@@ -370,7 +405,9 @@ static void load(struct engine *e, int which, uint64_t gen)
 	beat(e);
 	if (n > 0)
 		rs = ruleset__load_opts(paths, n, &ro, &d);
-	else
+	if (rs)
+		kill_rules(e, rs);
+	if (n <= 0)
 		diag__add(&d, DIAG_ERROR, NULL, 0, 0, NULL, "no content to load");
 	beat(e);
 	if (!rs) {

@@ -542,6 +542,24 @@ size_t ruleset__files(const struct ruleset *rs)
 	return rs ? rs->n_files : 0;
 }
 
+size_t ruleset__kill_rules(struct ruleset *rs, const char *const *ids, size_t n)
+{
+	size_t hit = 0;
+
+	for (size_t i = 0; rs && i < rs->n; i++) {
+		const char *id = rs->rules[i]->id;
+
+		for (size_t k = 0; id && k < n; k++)
+			if (!strcmp(id, ids[k])) {
+				atomic_store_explicit(&rs->rt->disabled[i], 1, memory_order_relaxed);
+				rs->info[i].killed = true;
+				hit++;
+				break;
+			}
+	}
+	return hit;
+}
+
 const struct rule_info *ruleset__rule(const struct ruleset *rs, size_t i)
 {
 	return rs && i < rs->n ? &rs->info[i] : NULL;

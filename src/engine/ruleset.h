@@ -51,6 +51,7 @@ struct rule_info {
 	bool allow_protected;		/* ringward: allow_protected: true, honoured
 					 * (the rule came from a signed bundle) */
 	bool downgraded;		/* a guardrail downgraded it to alert */
+	bool killed;			/* disabled by the kill switch */
 	const char *file;		/* where it was loaded from */
 	unsigned line;
 };
@@ -104,6 +105,9 @@ struct ruleset *ruleset__load_buffer(const char *name, const char *buf, size_t l
 void ruleset__free(struct ruleset *rs);
 
 size_t ruleset__count(const struct ruleset *rs);
+/* The kill switch (signed rollout metadata, docs/update.md): the rules with
+ * these ids never match again in this set. Returns how many rules it hit. */
+size_t ruleset__kill_rules(struct ruleset *rs, const char *const *ids, size_t n);
 size_t ruleset__files(const struct ruleset *rs);
 const struct rule_info *ruleset__rule(const struct ruleset *rs, size_t i);
 

@@ -69,6 +69,8 @@ struct bad_version {
 	int64_t version;
 };
 
+#define UPD_KILLED_MAX	3072	/* a kill-rules line: well under the core's line cap */
+
 struct updater {
 	const char *url, *state, *host_id, *group;
 	unsigned interval_s, timeout_s;
@@ -90,6 +92,7 @@ struct updater {
 	int64_t staged_version;
 	char revoked_name[BUNDLE_MAX_NAME + 1];
 	int64_t revoked_version;
+	char killed_sent[UPD_KILLED_MAX];	/* the last kill-rules line, "" none yet */
 
 	char in[4096];
 	size_t in_len;
@@ -360,6 +363,34 @@ static const struct tuf_target *doc_bundle(struct updater *u, const struct rollo
 	return tuf_targets__find(ts, doc->releases[doc->n_releases - 1].target);
 }
 
+/* The kill switch's rules, to the core when they change (and once at the
+ * first document): the core disables them in every set it loads. */
+static void tell_killed_rules(struct updater *u, const struct rollout_doc *doc)
+{
+	char line[UPD_KILLED_MAX];
+	size_t used, n = 0;
+
+	for (size_t i = 0; i < doc->n_killed_rules; i++)
+		if (strlen(doc->killed_rules[i]) <= 64 && valid_bundle_name(doc->killed_rules[i]))
+			n++;
+	used = (size_t)snprintf(line, sizeof(line), "kill-rules %zu", n);
+	for (size_t i = 0; i < doc->n_killed_rules; i++) {
+		if (strlen(doc->killed_rules[i]) > 64 || !valid_bundle_name(doc->killed_rules[i]))
+			continue;
+		if (used + strlen(doc->killed_rules[i]) + 2 >= sizeof(line)) {
+			say(u, "failed rollout.json: the kill switch lists more rules than one "
+			    "message holds; none of them sent");
+			return;
+		}
+		used += (size_t)snprintf(line + used, sizeof(line) - used, " %s",
+					 doc->killed_rules[i]);
+	}
+	if (!strcmp(line, u->killed_sent))
+		return;
+	say(u, "%s", line);
+	snprintf(u->killed_sent, sizeof(u->killed_sent), "%s", line);
+}
+
 static void decide(struct updater *u, const struct rollout_doc *doc, int64_t repo_v)
 {
 	const struct tuf_targets *ts = tuf_client__targets(u->tuf);
@@ -371,6 +402,7 @@ static void decide(struct updater *u, const struct rollout_doc *doc, int64_t rep
 	const char *name;
 	int err;
 
+	tell_killed_rules(u, doc);
 	if (!doc->n_releases) {
 		say(u, "checked %" PRId64 " - 0 rollout.json version %" PRId64 " lists no release",
 		    repo_v, doc->version);

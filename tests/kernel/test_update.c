@@ -21,7 +21,9 @@
  *   5. promotion by the controller: version 4 released to a canary ring
  *      this host is not in; the host stays; `ringward rollout` reads the
  *      canaries' health reports, promotes version 4 to the next ring and
- *      publishes; the host takes it.
+ *      publishes; the host takes it;
+ *   6. the kill switch: version 5 (both rules) released with rule 2 in the
+ *      kill switch: the host runs version 5 and rule 2 never alerts.
  *
  * Waits are on records, never on the clock. The one timing the test needs
  * is the sensor's own: a version becomes last-known-good after running
@@ -396,7 +398,7 @@ static void rule_file(const char *bdir, const char *file, const char *id, const 
 	free(p);
 }
 
-/* A signed bundle of version v (version 2 adds the rule of MARKER2),
+/* A signed bundle of version v (versions 2 and 5 add the rule of MARKER2),
  * added to the repository (staged, not yet published). */
 static void add_bundle(int v)
 {
@@ -406,7 +408,7 @@ static void add_bundle(int v)
 	b = cat(dir, name);
 	assert_int_equal(mkdir(b, 0755), 0);
 	rule_file(b, "rule1.yml", RULE1_ID, MARKER1);
-	if (v == 2)
+	if (v == 2 || v >= 5)
 		rule_file(b, "rule2.yml", RULE2_ID, MARKER2);
 	rw("content manifest %s --name " BUNDLE " --version %d --valid-days 30", b, v);
 	rw("content sign %s --key %s/ops.key", b, dir);
@@ -1233,6 +1235,7 @@ static void test_promotion_by_controller(void **st)
 			fprintf(stderr, "ringward rollout said (status %d):\n%s\n", rc, out);
 		assert_int_equal(rc, 0);
 		assert_non_null(strstr(out, "\"promote\""));
+		rollout_version++;	/* the controller published the next version */
 	}
 	/* the host takes version 4 at its next poll */
 	w = (struct want){ .action = "update-staged", .ifield = "ringward.update.version",
@@ -1242,6 +1245,62 @@ static void test_promotion_by_controller(void **st)
 	content_still_runs();
 	free(path);
 	free(reports);
+}
+
+/* ---- 6: the kill switch for one rule ---- */
+
+static bool loaded_with_killed(json_object *rec, void *arg)
+{
+	const char *a = rwt_str(rec, "event.action"), *l = rwt_str(rec, "ringward.content.label");
+	json_object *k = rwt_get(rec, "ringward.content.killed_rules");
+
+	if (!a || strcmp(a, "content-loaded") || !l || strcmp(l, BUNDLE "@5") || !k ||
+	    rwt_int(rec, "event.sequence", 0) <= *(int64_t *)arg)
+		return false;
+	for (size_t i = 0; i < json_object_array_length(k); i++)
+		if (!strcmp(json_object_get_string(json_object_array_get_idx(k, i)), RULE2_ID))
+			return true;
+	return false;
+}
+
+static void test_kill_switch_rule(void **st)
+{
+	char text[4096], *path = cat(dir, "rollout-kill.json");
+	unsigned host_b = canary_bp - 1;
+	struct want w;
+	int64_t seq;
+	size_t n2;
+
+	(void)st;
+	if (skipping()) {
+		skip();
+		return;
+	}
+	add_bundle(5);
+	snprintf(text, sizeof(text),
+		 "{\"_type\": \"rollout\", \"version\": %d, \"salt\": \"%s\",\n"
+		 " \"rings\": [{\"name\": \"canary\", \"hosts_bp\": %u, \"bake_seconds\": 60},\n"
+		 "           {\"name\": \"broad\", \"hosts_bp\": %u}],\n"
+		 " \"releases\": [\n"
+		 "  {\"version\": 4, \"target\": \"" BUNDLE "-4.rwb\",\n"
+		 "   \"rings\": {\"canary\": \"2024-01-01T00:00:00Z\", \"broad\": \"2024-01-02T00:00:00Z\"}},\n"
+		 "  {\"version\": 5, \"target\": \"" BUNDLE "-5.rwb\",\n"
+		 "   \"rings\": {\"canary\": \"2024-02-01T00:00:00Z\", \"broad\": \"2024-02-02T00:00:00Z\"}}],\n"
+		 " \"kill_switch\": {\"rules\": [\"" RULE2_ID "\"]}}\n",
+		 ++rollout_version, salt, host_b, 10000 - host_b);
+	put(path, text);
+	seq = last_seq();
+	rw("repo publish %s --rollout %s", repo, path);
+	w = (struct want){ .action = "update-kill-switch", .has = { RULE2_ID }, .after = seq };
+	assert_non_null(wait_want(&w));
+	/* version 5 runs, with rule 2 disabled in it */
+	assert_non_null(rwt_wait_for(&sensor, loaded_with_killed, &seq, WAIT_MS));
+	rwt_sensor_poll(&sensor);
+	n2 = rwt_count(&sensor, is_alert, (void *)RULE2_ID);
+	run_true(MARKER2);
+	content_still_runs();	/* rule 1 alerts: the engine took both execs */
+	assert_int_equal(rwt_count(&sensor, is_alert, (void *)RULE2_ID), n2);
+	free(path);
 }
 
 int main(void)
@@ -1258,6 +1317,7 @@ int main(void)
 		cmocka_unit_test(test_root_rotation_too_few_keys),
 		cmocka_unit_test(test_repository_down),
 		cmocka_unit_test(test_promotion_by_controller),
+		cmocka_unit_test(test_kill_switch_rule),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
