@@ -98,6 +98,7 @@ struct cb {
 struct hook {
 	char *name;
 	char *why;
+	bool by_design;		/* not built, not broken: listed, health unaffected */
 	bool in_force;
 };
 
@@ -459,6 +460,28 @@ void sensor__emit(struct sensor *s, struct rw_event *ev)
 
 /* ---- response and tamper evidence ---------------------------------- */
 
+/* Why there is no BPF-LSM self-protection here: the kernel's LSM list
+ * (securityfs) says whether it could be. */
+static const char *lsm_state(void)
+{
+	char buf[512] = "";
+	FILE *f = fopen("/sys/kernel/security/lsm", "re");
+
+	if (f) {
+		if (!fgets(buf, sizeof(buf), f))
+			buf[0] = 0;
+		fclose(f);
+	}
+	if (!f)
+		return "BPF-LSM state unknown (no /sys/kernel/security/lsm); unlink, rename, "
+		       "signals and ptrace aimed at the sensor are alerted, not denied";
+	if (!strstr(buf, "bpf"))
+		return "BPF-LSM is not enabled in this kernel (lsm= lacks bpf); unlink, rename, "
+		       "signals and ptrace aimed at the sensor are alerted, not denied";
+	return "BPF-LSM is enabled here but ringward has no LSM programs yet; unlink, rename, "
+	       "signals and ptrace aimed at the sensor are alerted, not denied";
+}
+
 static bool own_path(const struct sensor *s, const char *p, size_t len)
 {
 	for (int i = 0; p && i < s->n_own; i++) {
@@ -790,7 +813,8 @@ static void health_json(struct sensor *s, struct strbuf *sb)
 		char line[512];
 
 		/* hooks switched off by the operator are as asked */
-		if (s->hooks[i].in_force || !strncmp(s->hooks[i].name, "group:", 6))
+		if (s->hooks[i].in_force || s->hooks[i].by_design ||
+		    !strncmp(s->hooks[i].name, "group:", 6))
 			continue;
 		snprintf(line, sizeof(line), "hook %s not in force: %s", s->hooks[i].name,
 			 s->hooks[i].why ? s->hooks[i].why : "unavailable");
@@ -1731,6 +1755,12 @@ int cmd_run(int argc, char **argv)
 
 		s->perm = perm_source__start(s, NULL, &po);
 		sensor__hook(s, "permission", s->perm != NULL, s->perm ? NULL : strerror(errno));
+		/* denying unlink/rename/ptrace/kill of the sensor in the kernel
+		 * needs BPF-LSM: said, not done (README, protect mode) */
+		sensor__hook(s, "lsm-self-protection", false, lsm_state());
+		for (int i = 0; i < s->n_hooks; i++)
+			if (!strcmp(s->hooks[i].name, "lsm-self-protection"))
+				s->hooks[i].by_design = true;
 	}
 	if (s->upo.url) {
 		struct update_host uh = { .ctx = s, .activate = update_activate,
