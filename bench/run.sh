@@ -253,8 +253,11 @@ run_mode() {	# $1 = workload, $2 = round, $3 = mode
 		sensor_stop
 		counts=$("$OUT/evcount" "$out" "$W_PID" "$dir")
 		comp=$(completeness "$1" "$W_OPS" "$W_CONNECTS" "$counts")
-		drops=$(echo "$counts" | sed -n 's/.*drops=\([0-9]*\).*/\1/p')
-		extra="hwm_kib=${S_HWM:-0} rc=$S_RC completeness=$comp drops=${drops:-?} $counts"
+		# which stage lost what: the non-zero drops.* counters of the
+		# sensor-stopped record, before the output is removed
+		stages=$(grep '"sensor-stopped"' "$out" | grep -o '"drops\.[a-z_.]*":[1-9][0-9]*' |
+			 tr -d '"' | tr '\n' ',' | sed 's/,$//')
+		extra="hwm_kib=${S_HWM:-0} rc=$S_RC completeness=$comp $counts${stages:+ lost=$stages}"
 		rm -f "$out" ;;
 	auditd)
 		[ -n "$AUDIT_WHY" ] && return 0
