@@ -44,6 +44,7 @@
 #include "core/status_sock.h"
 #include "core/supervisor.h"
 #include "core/update_proc.h"
+#include "engine/bundle.h"
 #include "engine/content_sign.h"
 #include "engine/fault.h"
 
@@ -1428,10 +1429,10 @@ static void update_revoke(void *ctx, const char *name, int64_t version, const ch
 static void update_kill_rules(void *ctx, const char *const *ids, size_t n)
 {
 	struct sensor *s = ctx;
-	char path[PATH_MAX], tmp[PATH_MAX + 8], want[16384], have[16384] = "";
+	char path[PATH_MAX], dir[PATH_MAX], want[16384], have[16384] = "";
 	size_t used = 0;
 	ssize_t got = 0;
-	int fd;
+	int fd, err;
 
 	for (size_t i = 0; i < n && used < sizeof(want); i++)
 		used += (size_t)snprintf(want + used, sizeof(want) - used, "%s\n", ids[i]);
@@ -1445,17 +1446,10 @@ static void update_kill_rules(void *ctx, const char *const *ids, size_t n)
 	}
 	if (got >= 0 && (size_t)got == used && !memcmp(have, want, used))
 		return;		/* as it is: no reload */
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd >= 0) {
-		bool ok = write(fd, want, used) == (ssize_t)used && fsync(fd) == 0;
-
-		if (close(fd) < 0 || !ok)
-			fd = -1;
-	}
-	if (fd < 0 || rename(tmp, path) < 0) {
-		fprintf(stderr, "ringward run: %s: %s\n", path, strerror(errno));
-		unlink(tmp);
+	snprintf(dir, sizeof(dir), "%s/content", s->state_dir);
+	err = bundle__write_file_atomic(dir, "killed-rules", want, used, 0600, NULL);
+	if (err) {
+		fprintf(stderr, "ringward run: %s: %s\n", path, strerror(-err));
 		return;
 	}
 	supervisor__reload(s->sv);

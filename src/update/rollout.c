@@ -15,20 +15,8 @@
 
 #include "engine/bundle.h"
 
-static int fail(struct tuf_err *e, int err, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+#define fail tuf_err__set	/* the update/ modules' one way to refuse (tuf.h) */
 
-static int fail(struct tuf_err *e, int err, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (e) {
-		va_start(ap, fmt);
-		vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
-		va_end(ap);
-	}
-	return err;
-}
 
 static json_object *get(json_object *o, const char *key)
 {

@@ -18,6 +18,8 @@
 
 #include "engine/bundle.h"
 
+#define fail tuf_err__set	/* the update/ modules' one way to refuse (tuf.h) */
+
 #define CANON_INT_MAX	((int64_t)1 << 53)
 
 static const char *const role_names[TUF_N_ROLES] = {
@@ -32,10 +34,7 @@ const char *tuf_role__name(enum tuf_role r)
 	return (unsigned)r < TUF_N_ROLES ? role_names[r] : "?";
 }
 
-static int fail(struct tuf_err *e, int err, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(struct tuf_err *e, int err, const char *fmt, ...)
+int tuf_err__set(struct tuf_err *e, int err, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -1265,67 +1264,8 @@ void tuf_meta_ref__of(struct tuf_meta_ref *m, int64_t version, const uint8_t *bu
 int tuf__write_atomic(const char *dir, const char *name, const void *buf, size_t len,
 		      unsigned mode)
 {
-	char *tmp = NULL, *dst = NULL;
-	size_t off = 0;
-	int fd = -1, dfd, err = 0;
-
-	if (asprintf(&tmp, "%s/.%s.tmp.XXXXXX", dir, name) < 0) {
-		tmp = NULL;
-		return -ENOMEM;
-	}
-	if (asprintf(&dst, "%s/%s", dir, name) < 0) {
-		dst = NULL;
-		err = -ENOMEM;
-		goto cleanup;
-	}
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0) {
-		err = -errno;
-		free(tmp);
-		tmp = NULL;
-		goto cleanup;
-	}
-	while (off < len) {
-		ssize_t w = write(fd, (const char *)buf + off, len - off);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			err = -errno;
-			goto cleanup;
-		}
-		off += (size_t)w;
-	}
-	if (fchmod(fd, mode) || fsync(fd)) {
-		err = -errno;
-		goto cleanup;
-	}
-	if (close(fd)) {
-		fd = -1;
-		err = -errno;
-		goto cleanup;
-	}
-	fd = -1;
-	if (rename(tmp, dst)) {
-		err = -errno;
-		goto cleanup;
-	}
-	free(tmp);
-	tmp = NULL;
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		fsync(dfd);	/* the rename itself made durable */
-		close(dfd);
-	}
-cleanup:
-	if (fd >= 0)
-		close(fd);
-	if (tmp) {
-		unlink(tmp);
-		free(tmp);
-	}
-	free(dst);
-	return err;
+	/* the one atomic writer content already uses (engine/bundle.h) */
+	return bundle__write_file_atomic(dir, name, buf, len, mode, NULL);
 }
 
 static bool safe_rel_name(const char *name)

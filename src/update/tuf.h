@@ -311,6 +311,11 @@ json_object *tuf_timestamp__json(const struct tuf_timestamp *t);
 /* The reference {"version","length","hashes":{"sha256"}} for a file. */
 void tuf_meta_ref__of(struct tuf_meta_ref *m, int64_t version, const uint8_t *buf, size_t len);
 
+/* Put a message into e (may be NULL) and return err: the one way every
+ * update/ module reports a refusal. */
+int tuf_err__set(struct tuf_err *e, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 /* Hex helpers: 32 bytes to 65 chars; hex text of exactly 2*n digits to n
  * bytes (false on anything else). */
 void tuf__hex(const uint8_t *b, size_t n, char *out);
