@@ -47,7 +47,10 @@
 #define MAX_ARGS	256
 #define ARG_BYTES	16384
 
-enum slot_state { S_FREE, S_FILLING, S_QUEUED, S_ASKED };
+/* FILLING is the perm thread's alone, ASKING the run loop's alone (no
+ * lock held meanwhile: the run loop may open files, /etc/passwd for a
+ * user name, and such an open may itself wait for the perm thread). */
+enum slot_state { S_FREE, S_FILLING, S_QUEUED, S_ASKING, S_ASKED };
 
 struct slot {
 	enum slot_state state;
@@ -637,28 +640,35 @@ static void on_queue(struct sensor *s, int fd, uint32_t events, void *ctx)
 	if (read(fd, &v, sizeof(v)) < 0) {
 		/* EAGAIN */
 	}
-	pthread_mutex_lock(&ps->lock);
 	for (int i = 0; i < N_SLOTS; i++) {
 		struct slot *sl = &ps->slots[i];
 		int err;
 
-		if (sl->state != S_QUEUED)
+		pthread_mutex_lock(&ps->lock);
+		if (sl->state != S_QUEUED) {
+			pthread_mutex_unlock(&ps->lock);
 			continue;
+		}
+		sl->state = S_ASKING;
+		pthread_mutex_unlock(&ps->lock);
+
 		proc_table__enrich(sensor__procs(s), sl->ev);
 		err = supervisor__ask(ps->sv, sl->ev, sl->id);
+
+		pthread_mutex_lock(&ps->lock);
 		if (err) {
 			bool allow = default_allows(ps, sl->exec, sl->essential);
 
 			answer(ps, sl, allow, allow ? "allowed: no engine to ask" :
 			       "denied: no engine to ask (fail: closed)");
-			continue;
+		} else {
+			count(ps, PC_ASKED);
+			if (!sl->exec)
+				sensor__count(s, RW_C_EV_OPEN, 1);
+			sl->state = S_ASKED;
 		}
-		count(ps, PC_ASKED);
-		if (!sl->exec)
-			sensor__count(s, RW_C_EV_OPEN, 1);
-		sl->state = S_ASKED;
+		pthread_mutex_unlock(&ps->lock);
 	}
-	pthread_mutex_unlock(&ps->lock);
 }
 
 static void on_reply(struct sensor *s, int fd, uint32_t events, void *ctx)
