@@ -331,6 +331,24 @@ static void test_block_open(void **st)
 	assert_non_null(al);
 	rwt_expect_str(al, "file.path", secret);
 	rwt_expect_str(al, "event.action", "open");
+
+	/* the engine stopped: an open never judged still completes (the
+	 * deadline passes, the default allows) */
+	{
+		char fresh[600];
+		pid_t eng = engine_pid();
+
+		snprintf(fresh, sizeof(fresh), "%s/fresh", dir);
+		put(fresh, "never opened before\n");
+		stopped_engine = eng;
+		assert_int_equal(kill(eng, SIGSTOP), 0);
+		fd = open(fresh, O_RDONLY);
+		assert_int_equal(kill(eng, SIGCONT), 0);
+		stopped_engine = 0;
+		assert_true(fd >= 0);
+		close(fd);
+	}
+	assert_true(counter_at_stop("response.deadline_missed") >= 1);
 }
 
 /* action: kill: the process that matched dies of SIGKILL. */
