@@ -841,29 +841,35 @@ static void scan_fifos(struct fan_source *f, int dfd, int depth, unsigned *budge
 /* ---- file events -------------------------------------------------------- */
 
 /*
- * stat the object of a create: by path (one syscall, the common case),
- * else, when the name is gone already (renamed, removed), by the handle
- * the kernel gave (right whatever its name is by now). For a FIFO *fd is
+ * stat the object of a create: by the handle the kernel gave (right
+ * whatever its name is by now), else by path. Not by path first: by the
+ * time a batch is read, a name created and renamed or removed meanwhile
+ * is no longer in the dentry cache, and looking it up takes the
+ * directory's lock shared, against the very process creating files in it
+ * (file churn paid for that lookup in its own syscalls). For a FIFO *fd is
  * an O_PATH fd on it (caller closes), else -1.
  */
 static bool stat_created(struct fan_source *f, const struct fan_ev *e, const struct fobj *o,
 			 struct stat *st, int *fd)
 {
-	*fd = -1;
+	*fd = e->has_fid ? open_ref(f, &e->fid) : -1;
+	if (*fd >= 0) {
+		bool ok = fstat(*fd, st) == 0;
+
+		if (ok && S_ISFIFO(st->st_mode))
+			return true;
+		close(*fd);
+		*fd = -1;
+		return ok;
+	}
+	if (e->has_fid)
+		return false;	/* no such inode any more: created and gone */
 	if (o->resolved && lstat(o->path, st) == 0) {
 		if (S_ISFIFO(st->st_mode))
 			*fd = open(o->path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 		return true;
 	}
-	if (!e->has_fid || (*fd = open_ref(f, &e->fid)) < 0) {
-		*fd = -1;
-		return false;
-	}
-	if (fstat(*fd, st) == 0 && S_ISFIFO(st->st_mode))
-		return true;
-	close(*fd);
-	*fd = -1;
-	return true;
+	return false;
 }
 
 static void on_create(struct fan_source *f, const struct fan_ev *e, const struct fobj *o)
@@ -895,16 +901,30 @@ static void on_create(struct fan_source *f, const struct fan_ev *e, const struct
 static void on_attrib(struct fan_source *f, const struct fan_ev *e, const struct fobj *o)
 {
 	struct stat st;
+	bool have = false;
+	int fd;
 
 	if (!f->want_file)
 		return;
-	/* Gone already: most often the link-count change of an unlink,
-	 * which the kernel reports as an attribute change. */
-	if (o->resolved && lstat(o->path, &st) < 0)
-		return;
+	/* By the handle first (see stat_created: a name already gone is a
+	 * slow lookup under the directory's lock). Gone already, most often
+	 * the link-count change of an unlink, which the kernel reports as an
+	 * attribute change: not a chmod. */
+	fd = e->has_fid ? open_ref(f, &e->fid) : -1;
+	if (fd >= 0) {
+		have = fstat(fd, &st) == 0;
+		close(fd);
+		if (have && st.st_nlink == 0)
+			return;
+	} else if (e->has_fid) {
+		return;		/* no such inode any more */
+	} else if (o->resolved) {
+		if (lstat(o->path, &st) < 0)
+			return;
+		have = true;
+	}
 	emit(f, &(struct emit){ .action = "chmod", .type = "change", .pid = e->pid, .obj = o,
-				 .st = o->resolved ? &st : NULL,
-				 .ftype = o->resolved ? ftype_of(st.st_mode) : NULL });
+				 .st = have ? &st : NULL, .ftype = have ? ftype_of(st.st_mode) : NULL });
 }
 
 static void forget_gone(struct fan_source *f)
