@@ -46,6 +46,7 @@
 
 #define FAN_BUF_SZ	(64 * 1024)
 #define FAN_READS_MAX	64	/* per tick; what is left waits in the kernel queue */
+#define DELETED_MAX	4096	/* deletes remembered within one read */
 #define FAN_MAX_FS	256
 #define DCACHE_MAX	8192	/* directory handle -> path */
 #define FIFO_MAX	4096	/* FIFOs with an inode mark */
@@ -265,6 +266,7 @@ struct fan_source {
 
 	struct hmap dirs;	/* key -> char *path */
 	struct hmap fifos;	/* key -> struct fifo_info */
+	struct hmap deleted;	/* the batch being read: files whose delete is in it */
 	struct pend pend[PENDING_MAX];
 	uint64_t next_mount_check_ns;
 
@@ -840,6 +842,15 @@ static void scan_fifos(struct fan_source *f, int dfd, int depth, unsigned *budge
 
 /* ---- file events -------------------------------------------------------- */
 
+/* A delete of this file is in the read being handled (note_deletes). */
+static bool deleted_in_batch(struct fan_source *f, const struct fan_ev *e)
+{
+	struct fkey k;
+
+	return f->deleted.n && e->has_fid && key_of_ref(&k, &e->fid) &&
+	       hmap_get(&f->deleted, k.b, k.len);
+}
+
 /*
  * stat the object of a create: by the handle the kernel gave (right
  * whatever its name is by now), else by path. Not by path first: by the
@@ -852,6 +863,9 @@ static void scan_fifos(struct fan_source *f, int dfd, int depth, unsigned *budge
 static bool stat_created(struct fan_source *f, const struct fan_ev *e, const struct fobj *o,
 			 struct stat *st, int *fd)
 {
+	*fd = -1;
+	if (deleted_in_batch(f, e))
+		return false;	/* created and gone within one read */
 	*fd = e->has_fid ? open_ref(f, &e->fid) : -1;
 	if (*fd >= 0) {
 		bool ok = fstat(*fd, st) == 0;
@@ -904,7 +918,7 @@ static void on_attrib(struct fan_source *f, const struct fan_ev *e, const struct
 	bool have = false;
 	int fd;
 
-	if (!f->want_file)
+	if (!f->want_file || deleted_in_batch(f, e))
 		return;
 	/* By the handle first (see stat_created: a name already gone is a
 	 * slow lookup under the directory's lock). Gone already, most often
@@ -1149,10 +1163,37 @@ static bool parse_info(const uint8_t *p, size_t len, struct fan_ev *e)
 
 /* Events are 4-byte aligned in the buffer and the metadata holds a u64:
  * copy it out rather than read it in place. */
+/* The files (not directories) a delete event in buf names: whatever else
+ * buf says about them, there is nothing left to stat. */
+static void note_deletes(struct fan_source *f, const uint8_t *buf, size_t len)
+{
+	size_t off = 0;
+
+	while (len - off >= FAN_EVENT_METADATA_LEN) {
+		struct fanotify_event_metadata m;
+		struct fan_ev e = { 0 };
+		struct fkey k;
+
+		memcpy(&m, buf + off, sizeof(m));
+		if (m.event_len < FAN_EVENT_METADATA_LEN || m.event_len > len - off)
+			return;
+		off += m.event_len;
+		if (!(m.mask & FAN_DELETE) || (m.mask & FAN_ONDIR) ||
+		    m.vers != FANOTIFY_METADATA_VERSION || m.metadata_len < FAN_EVENT_METADATA_LEN ||
+		    m.metadata_len > m.event_len)
+			continue;
+		if (parse_info(buf + off - m.event_len + m.metadata_len,
+			       m.event_len - m.metadata_len, &e) && e.has_fid &&
+		    key_of_ref(&k, &e.fid))
+			hmap_put(&f->deleted, k.b, k.len, NULL, false);
+	}
+}
+
 static void handle_buf(struct fan_source *f, const uint8_t *buf, size_t len)
 {
 	size_t off = 0;
 
+	note_deletes(f, buf, len);
 	while (len - off >= FAN_EVENT_METADATA_LEN) {
 		struct fanotify_event_metadata m;
 		struct fan_ev e = { 0 };
@@ -1190,6 +1231,8 @@ static void handle_buf(struct fan_source *f, const uint8_t *buf, size_t len)
 		}
 		handle_event(f, &e);
 	}
+	while (f->deleted.head)
+		hmap_del(&f->deleted, f->deleted.head);
 }
 
 static void check_mounts(struct fan_source *f);
@@ -1416,7 +1459,8 @@ struct fan_source *fan_source__start(struct sensor *s)
 	f->want_file = sensor__group_enabled(s, "file");
 	f->want_fifo = sensor__group_enabled(s, "fifo");
 	f->buf = malloc(FAN_BUF_SZ);
-	if (!f->buf || hmap_init(&f->dirs, DCACHE_MAX) < 0 || hmap_init(&f->fifos, FIFO_MAX) < 0) {
+	if (!f->buf || hmap_init(&f->dirs, DCACHE_MAX) < 0 || hmap_init(&f->fifos, FIFO_MAX) < 0 ||
+	    hmap_init(&f->deleted, DELETED_MAX) < 0) {
 		err = -ENOMEM;
 		sensor__hook(s, "fanotify", false, "out of memory");
 		goto fail;
@@ -1487,6 +1531,8 @@ void fan_source__stop(struct fan_source *f)
 		hmap_fini(&f->dirs);
 	if (f->fifos.b)
 		hmap_fini(&f->fifos);
+	if (f->deleted.b)
+		hmap_fini(&f->deleted);
 	free(f->buf);
 	free(f);
 }
