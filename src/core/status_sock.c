@@ -135,7 +135,8 @@ static void client_close(struct client *c)
 	c->sent = 0;
 }
 
-static void accept_one(struct status_sock *ss)
+/* false when nobody is waiting (the tick stops asking) */
+static bool accept_one(struct status_sock *ss)
 {
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
@@ -143,7 +144,7 @@ static void accept_one(struct status_sock *ss)
 	int fd = accept4(ss->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 	if (fd < 0)
-		return;
+		return false;
 	for (int i = 0; i < STATUS_MAX_CLIENTS && !c; i++)
 		if (ss->cl[i].fd < 0)
 			c = &ss->cl[i];
@@ -152,7 +153,7 @@ static void accept_one(struct status_sock *ss)
 	if (!c || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
 	    (cred.uid != 0 && cred.uid != geteuid())) {
 		close(fd);
-		return;
+		return true;	/* refused; others may be waiting */
 	}
 	c->fd = fd;
 	c->sent = 0;
@@ -160,6 +161,7 @@ static void accept_one(struct status_sock *ss)
 	ss->fill(ss->ctx, &c->out);
 	strbuf__append(&c->out, "\n", 1);
 	c->deadline_ns = mono_ns() + STATUS_CLIENT_MS * 1000000ULL;
+	return true;
 }
 
 void status_sock__tick(struct status_sock *ss)
@@ -168,8 +170,8 @@ void status_sock__tick(struct status_sock *ss)
 
 	if (!ss)
 		return;
-	for (int i = 0; i < STATUS_MAX_CLIENTS; i++)
-		accept_one(ss);
+	for (int i = 0; i < STATUS_MAX_CLIENTS && accept_one(ss); i++)
+		;
 	now = mono_ns();
 	for (int i = 0; i < STATUS_MAX_CLIENTS; i++) {
 		struct client *c = &ss->cl[i];
