@@ -118,19 +118,7 @@ static uint64_t now_ns(clockid_t c)
 
 static bool valid_name(const char *s, size_t max)
 {
-	size_t n = strlen(s);
-
-	if (!n || n > max)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-			     (c >= '0' && c <= '9');
-
-		if (!alnum && (i == 0 || (c != '.' && c != '_' && c != '-')))
-			return false;
-	}
-	return true;
+	return bundle__name_ok(s, strlen(s), max);
 }
 
 /* A decimal version, 1 .. 2^53 (what TUF and bundles allow), exactly. */

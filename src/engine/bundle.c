@@ -205,9 +205,9 @@ void bundle__format_time(int64_t t, char *buf, size_t size)
 		 (long)(rem / 60 % 60), (long)(rem % 60));
 }
 
-static bool name_ok(const char *s, size_t n)
+bool bundle__name_ok(const char *s, size_t n, size_t max)
 {
-	if (n == 0 || n > BUNDLE_MAX_NAME)
+	if (n == 0 || n > max)
 		return false;
 	for (size_t i = 0; i < n; i++) {
 		char c = s[i];
@@ -594,7 +594,7 @@ static void read_key(struct mctx *c, struct bundle_manifest *m, int key, yaml_no
 			     sv(v), BUNDLE_FORMAT);
 		break;
 	case K_NAME:
-		if (!name_ok(sv(v), sl(v)))
+		if (!bundle__name_ok(sv(v), sl(v), BUNDLE_MAX_NAME))
 			merr(c, v, "bad bundle name '%.*s': 1 to %d letters, digits, '.', '_' or "
 			     "'-', starting with a letter or digit", (int)(sl(v) > 200 ? 200 : sl(v)),
 			     sv(v), BUNDLE_MAX_NAME);
@@ -1248,7 +1248,7 @@ int bundle__write_manifest(const char *dir, const struct bundle_write *w, size_t
 
 	if (n_files)
 		*n_files = 0;
-	if (!w->name || !name_ok(w->name, strlen(w->name))) {
+	if (!w->name || !bundle__name_ok(w->name, strlen(w->name), BUNDLE_MAX_NAME)) {
 		diag__add(d, DIAG_ERROR, NULL, 0, 0, NULL, "bad bundle name '%s': 1 to %d letters, "
 			  "digits, '.', '_' or '-', starting with a letter or digit",
 			  w->name ? w->name : "", BUNDLE_MAX_NAME);

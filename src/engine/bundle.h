@@ -89,6 +89,10 @@ struct bundle_manifest {
 
 /* Does dir hold a manifest (a regular file, not a link)? */
 bool bundle__is_bundle(const char *dir);
+/* A bundle name (and what else must be as plain: rings, groups, rule ids
+ * on the updater's line protocol): 1..max bytes of [A-Za-z0-9._-], the
+ * first alphanumeric. */
+bool bundle__name_ok(const char *s, size_t n, size_t max);
 
 /* Read and check the manifest of dir (format, types, paths, hashes; not
  * the schema or sensor version, nor the files). 0, or -errno with every

@@ -150,19 +150,7 @@ static void say_failed(struct updater *u, int err, const char *msg)
 
 static bool valid_bundle_name(const char *s)
 {
-	size_t n = strlen(s);
-
-	if (!n || n > BUNDLE_MAX_NAME)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-			     (c >= '0' && c <= '9');
-
-		if (!alnum && (i == 0 || (c != '.' && c != '_' && c != '-')))
-			return false;
-	}
-	return true;
+	return bundle__name_ok(s, strlen(s), BUNDLE_MAX_NAME);
 }
 
 static bool is_bad(const struct updater *u, const char *name, int64_t v)
