@@ -60,6 +60,7 @@
 #define MAX_CONTENT	32
 #define RELOAD_SETTLE_NS 250000000ULL	/* content dir quiet this long before a reload */
 #define STOP_DRAIN_MS	5000	/* the engine's time to finish the ring at stop */
+#define HELD_MAX	16	/* engine records before sensor-started */
 #define STABLE_NS	60000000000ULL	/* a run this long ends a streak of unclean starts */
 
 const char *const rw_counter_names[RW_C__COUNT] = {
@@ -118,6 +119,12 @@ struct sensor {
 
 	uint64_t counters[RW_C__COUNT];
 	uint64_t seq;
+	/* the engine starts before the hooks attach (it compiles its content
+	 * meanwhile); what it reports before sensor-started waits here, so
+	 * that sensor-started stays the first record */
+	bool hold;
+	struct rw_event *held[HELD_MAX];
+	int n_held;
 
 	struct proc_table *procs;
 	struct bpf_source *bpf;
@@ -1240,7 +1247,21 @@ static void sv_write(void *ctx, struct rw_event *rec)
 {
 	struct sensor *s = ctx;
 	size_t klen = 0;
-	const char *kind = rw_event__str(rec, RW_F_EVENT_KIND, &klen);
+	const char *kind;
+
+	if (s->hold) {
+		/* an event is flat (its strings live in its arena): a copy
+		 * is one memcpy */
+		struct rw_event *c = s->n_held < HELD_MAX ? malloc(sizeof(*c)) : NULL;
+
+		if (c) {
+			memcpy(c, rec, sizeof(*c));
+			s->held[s->n_held++] = c;
+			return;
+		}
+		/* no room: written now, out of order rather than lost */
+	}
+	kind = rw_event__str(rec, RW_F_EVENT_KIND, &klen);
 
 	if (action_is(kind, klen, "alert")) {
 		respond(s, rec);
@@ -1257,6 +1278,17 @@ static void sv_write(void *ctx, struct rw_event *rec)
 	add_host(s, rec);
 	rw_event__set_int(rec, RW_F_EVENT_SEQUENCE, (int64_t)++s->seq);
 	write_record(s, rec);
+}
+
+/* sensor-started is out: what the engine said meanwhile, in its order */
+static void release_held(struct sensor *s)
+{
+	s->hold = false;
+	for (int i = 0; i < s->n_held; i++) {
+		sv_write(s, s->held[i]);
+		free(s->held[i]);
+	}
+	s->n_held = 0;
 }
 
 static void usage_run(FILE *f)
@@ -1349,6 +1381,8 @@ static void sensor_free(struct sensor *s)
 		close(s->ino_fd);
 	free(s->scratch);
 	free(s->rec);
+	for (int i = 0; i < s->n_held; i++)
+		free(s->held[i]);
 	free(s);
 }
 
@@ -1508,9 +1542,6 @@ static void start_detection(struct sensor *s, bool no_content)
 	if (!s->sv)
 		fprintf(stderr, "ringward run: cannot set up the engine (%s): no detection\n",
 			strerror(errno));
-	else if (perm_source__set_supervisor(s->perm, s->sv))
-		fprintf(stderr, "ringward run: verdict wakeups: %s\n", strerror(errno));
-	flush_output(s);
 }
 
 int cmd_run(int argc, char **argv)
@@ -1720,12 +1751,35 @@ int cmd_run(int argc, char **argv)
 	if (proc_table__scan(s->procs, "/proc") < 0)
 		fprintf(stderr, "ringward run: /proc scan failed; older processes lack context\n");
 
+	if (s->upo.url) {
+		struct update_host uh = { .ctx = s, .activate = update_activate,
+					  .revoke = update_revoke, .kill_rules = update_kill_rules };
+
+		err = !s->upo.root ? -EINVAL : update_prepare(s);
+		if (!err) {
+			s->upd = update_proc__start(s, &s->upo, &uh);
+			err = s->upd ? 0 : -errno;
+		}
+		sensor__hook(s, "updater", !err, err == -EINVAL ? "--update-url needs --update-root" :
+			     err ? strerror(-err) : NULL);
+		err = 0;
+	}
+	/* The engine compiles its content while the hooks attach (each takes
+	 * ~0.1 s here): events then meet rules already loaded, instead of
+	 * filling the engine's ring while it compiles. */
+	s->hold = true;
+	start_detection(s, no_content);
+
 	/* Each source probes its own hooks and degrades on its own. */
 	if (sensor__group_enabled(s, "process") || sensor__group_enabled(s, "network") ||
 	    sensor__group_enabled(s, "tamper") || sensor__group_enabled(s, "tamper-syscalls")) {
 		s->bpf = bpf_source__start(s);
-		if (s->bpf)
+		if (s->bpf) {
 			bpf_source__protect_pid(s->bpf, s->self);
+			/* the engine started before this map existed */
+			if (supervisor__engine_pid(s->sv) > 0)
+				bpf_source__protect_pid(s->bpf, supervisor__engine_pid(s->sv));
+		}
 	}
 	if (sensor__group_enabled(s, "file") || sensor__group_enabled(s, "fifo"))
 		s->fan = fan_source__start(s);
@@ -1748,6 +1802,8 @@ int cmd_run(int argc, char **argv)
 					.n_protect = s->n_own };
 
 		s->perm = perm_source__start(s, NULL, &po);
+		if (s->perm && s->sv && perm_source__set_supervisor(s->perm, s->sv))
+			fprintf(stderr, "ringward run: verdict wakeups: %s\n", strerror(errno));
 		sensor__hook(s, "permission", s->perm != NULL, s->perm ? NULL : strerror(errno));
 		/* denying unlink/rename/ptrace/kill of the sensor in the kernel
 		 * needs BPF-LSM: said, not done (README, protect mode) */
@@ -1756,23 +1812,10 @@ int cmd_run(int argc, char **argv)
 			if (!strcmp(s->hooks[i].name, "lsm-self-protection"))
 				s->hooks[i].by_design = true;
 	}
-	if (s->upo.url) {
-		struct update_host uh = { .ctx = s, .activate = update_activate,
-					  .revoke = update_revoke, .kill_rules = update_kill_rules };
-
-		err = !s->upo.root ? -EINVAL : update_prepare(s);
-		if (!err) {
-			s->upd = update_proc__start(s, &s->upo, &uh);
-			err = s->upd ? 0 : -errno;
-		}
-		sensor__hook(s, "updater", !err, err == -EINVAL ? "--update-url needs --update-root" :
-			     err ? strerror(-err) : NULL);
-		err = 0;
-	}
 	s->next_metrics_ns = clock_ns(CLOCK_MONOTONIC) + s->metrics_every_ns;
 	s->next_health_ns = clock_ns(CLOCK_MONOTONIC) + s->health_every_ns;
 	sensor_record(s, "state", "sensor-started", true, false);
-	start_detection(s, no_content);
+	release_held(s);
 	content_watch(s);
 	status_tmp_sweep();
 	s->status = status_sock__open(s->status_path, status_fill, s);

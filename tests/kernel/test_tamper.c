@@ -177,6 +177,29 @@ static void test_signal_to_sensor(void **state)
 	}
 }
 
+/* The engine starts before the hooks attach (it compiles its content
+ * meanwhile): it is still a protected process, and its records still come
+ * after sensor-started. */
+static void test_signal_to_engine(void **state)
+{
+	struct rwt_match m = { "engine-started", 0, NULL, NULL };
+	json_object *started, *rec;
+	pid_t engine;
+
+	RWT_SKIP_UNLESS_UP(sensor_up);
+	started = rwt_wait_for(&sensor, rwt_match_action, &m, WAIT_MS);
+	assert_non_null(started);
+	assert_true(sensor.n_recs > 0);
+	assert_str_at(sensor.recs[0], "event.action", "sensor-started");
+	engine = (pid_t)rwt_int(started, "ringward.engine.pid", 0);
+	assert_true(engine > 0);
+	/* SIGURG is ignored by default: harmless to the engine */
+	assert_int_equal(kill(engine, SIGURG), 0);
+	rec = wait_want((struct want){ "signal", "process.pid", getpid(),
+				       "ringward.target.process.pid", engine });
+	assert_int_equal(rwt_int(rec, "ringward.signal.number", -1), SIGURG);
+}
+
 static void test_bpf_load(void **state)
 {
 	/* r0 = 0; exit */
@@ -302,6 +325,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hooks_in_force),
 		cmocka_unit_test_teardown(test_signal_to_sensor, test_teardown),
+		cmocka_unit_test_teardown(test_signal_to_engine, test_teardown),
 		cmocka_unit_test_teardown(test_bpf_load, test_teardown),
 		cmocka_unit_test_teardown(test_ptrace_attach, test_teardown),
 		cmocka_unit_test_teardown(test_memfd_create, test_teardown),
