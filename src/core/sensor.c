@@ -60,6 +60,7 @@
 #define MAX_CONTENT	32
 #define RELOAD_SETTLE_NS 250000000ULL	/* content dir quiet this long before a reload */
 #define STOP_DRAIN_MS	5000	/* the engine's time to finish the ring at stop */
+#define ENGINE_WAIT_NS	5000000000ULL	/* collection waits this long for detection */
 #define HELD_MAX	16	/* engine records before sensor-started */
 #define STABLE_NS	60000000000ULL	/* a run this long ends a streak of unclean starts */
 
@@ -1280,6 +1281,53 @@ static void sv_write(void *ctx, struct rw_event *rec)
 	write_record(s, rec);
 }
 
+/* One turn of the event loop: wait up to timeout_ms, run what is ready.
+ * -1 when the loop cannot go on. */
+static int loop_once(struct sensor *s, int timeout_ms)
+{
+	struct epoll_event evs[16];
+	int n = epoll_wait(s->epfd, evs, 16, timeout_ms);
+
+	if (n < 0 && errno != EINTR) {
+		perror("ringward run: epoll_wait");
+		return -1;
+	}
+	for (int i = 0; i < n && !s->stop; i++) {
+		struct watch *w;
+
+		if (evs[i].data.u32 == UINT32_MAX) {
+			on_content_change(s);
+			continue;
+		}
+		w = &s->watches[evs[i].data.u32];
+		if (w->cb)
+			w->cb(s, w->fd, evs[i].events, w->ctx);
+	}
+	if (s->reload_now)
+		maybe_reload(s);
+	return 0;
+}
+
+/*
+ * Before any hook attaches, the engine compiles its content (~0.1 s here
+ * for the default rules): the first events then meet rules that are
+ * loaded, instead of filling the engine's ring meanwhile (where a burst
+ * at start was counted as drops.engine.ring_full, unevaluated). Bounded:
+ * collection never waits longer than ENGINE_WAIT_NS for detection.
+ */
+static void wait_engine(struct sensor *s)
+{
+	uint64_t until = clock_ns(CLOCK_MONOTONIC) + ENGINE_WAIT_NS;
+
+	while (!s->stop && !supervisor__settled(s->sv) && clock_ns(CLOCK_MONOTONIC) < until)
+		if (loop_once(s, 5) < 0)
+			break;
+	if (!supervisor__settled(s->sv))
+		fprintf(stderr, "ringward run: the engine has not loaded its content after %llu s; "
+			"collection starts, detection follows when it has\n",
+			ENGINE_WAIT_NS / 1000000000ULL);
+}
+
 /* sensor-started is out: what the engine said meanwhile, in its order */
 static void release_held(struct sensor *s)
 {
@@ -1747,10 +1795,6 @@ int cmd_run(int argc, char **argv)
 		goto cleanup;
 	}
 
-	/* Processes older than the sensor get ancestry from /proc. */
-	if (proc_table__scan(s->procs, "/proc") < 0)
-		fprintf(stderr, "ringward run: /proc scan failed; older processes lack context\n");
-
 	if (s->upo.url) {
 		struct update_host uh = { .ctx = s, .activate = update_activate,
 					  .revoke = update_revoke, .kill_rules = update_kill_rules };
@@ -1764,11 +1808,16 @@ int cmd_run(int argc, char **argv)
 			     err ? strerror(-err) : NULL);
 		err = 0;
 	}
-	/* The engine compiles its content while the hooks attach (each takes
-	 * ~0.1 s here): events then meet rules already loaded, instead of
-	 * filling the engine's ring while it compiles. */
+	s->next_metrics_ns = clock_ns(CLOCK_MONOTONIC) + s->metrics_every_ns;
+	s->next_health_ns = clock_ns(CLOCK_MONOTONIC) + s->health_every_ns;
+	/* detection first (its records wait for sensor-started) */
 	s->hold = true;
 	start_detection(s, no_content);
+	wait_engine(s);
+
+	/* Processes older than the sensor get ancestry from /proc. */
+	if (proc_table__scan(s->procs, "/proc") < 0)
+		fprintf(stderr, "ringward run: /proc scan failed; older processes lack context\n");
 
 	/* Each source probes its own hooks and degrades on its own. */
 	if (sensor__group_enabled(s, "process") || sensor__group_enabled(s, "network") ||
@@ -1812,8 +1861,6 @@ int cmd_run(int argc, char **argv)
 			if (!strcmp(s->hooks[i].name, "lsm-self-protection"))
 				s->hooks[i].by_design = true;
 	}
-	s->next_metrics_ns = clock_ns(CLOCK_MONOTONIC) + s->metrics_every_ns;
-	s->next_health_ns = clock_ns(CLOCK_MONOTONIC) + s->health_every_ns;
 	sensor_record(s, "state", "sensor-started", true, false);
 	release_held(s);
 	content_watch(s);
@@ -1824,28 +1871,9 @@ int cmd_run(int argc, char **argv)
 			strerror(errno));
 	write_status(s, "running");
 
-	while (!s->stop) {
-		struct epoll_event evs[16];
-		int n = epoll_wait(s->epfd, evs, 16, 1000);
-
-		if (n < 0 && errno != EINTR) {
-			perror("ringward run: epoll_wait");
+	while (!s->stop)
+		if (loop_once(s, 1000) < 0)
 			break;
-		}
-		for (int i = 0; i < n && !s->stop; i++) {
-			struct watch *w;
-
-			if (evs[i].data.u32 == UINT32_MAX) {
-				on_content_change(s);
-				continue;
-			}
-			w = &s->watches[evs[i].data.u32];
-			if (w->cb)
-				w->cb(s, w->fd, evs[i].events, w->ctx);
-		}
-		if (s->reload_now)
-			maybe_reload(s);
-	}
 
 	/* Drain what the sources hold, take their counters, then detach
 	 * everything (a source's stop may emit what it drains last); let the

@@ -1925,6 +1925,11 @@ pid_t supervisor__engine_pid(const struct supervisor *sv)
 	return sv ? sv->pid : 0;
 }
 
+bool supervisor__settled(const struct supervisor *sv)
+{
+	return !sv || sv->pid <= 0 || atomic_load(&sv->m.ctl->phase) >= ENGINE_PHASE_RUNNING;
+}
+
 const char *supervisor__active(const struct supervisor *sv)
 {
 	return sv ? sv->active_id : "";

@@ -155,6 +155,9 @@ void supervisor__status_json(struct supervisor *sv, struct strbuf *sb);
 int supervisor__health(struct supervisor *sv, struct strbuf *sb, bool *first);
 /* The engine's pid, or 0. */
 pid_t supervisor__engine_pid(const struct supervisor *sv);
+/* True unless an engine is running that has not finished loading its
+ * content yet (no engine, one evaluating, or one in its backoff). */
+bool supervisor__settled(const struct supervisor *sv);
 /* The version id of the active content, or "" (a pointer into sv). */
 const char *supervisor__active(const struct supervisor *sv);
 

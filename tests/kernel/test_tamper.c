@@ -177,20 +177,32 @@ static void test_signal_to_sensor(void **state)
 	}
 }
 
-/* The engine starts before the hooks attach (it compiles its content
- * meanwhile): it is still a protected process, and its records still come
- * after sensor-started. */
-static void test_signal_to_engine(void **state)
+/* The engine loads its content before the hooks attach: the content was
+ * loaded before sensor-started was written (its records wait, so that
+ * sensor-started is still the first record), and the engine is still a
+ * protected process although it started before the kernel's map existed. */
+static void test_engine_before_hooks(void **state)
 {
 	struct rwt_match m = { "engine-started", 0, NULL, NULL };
-	json_object *started, *rec;
+	struct rwt_match l = { "content-loaded", 0, NULL, NULL };
+	json_object *started, *loaded, *rec;
+	const char *t_loaded, *t_started;
 	pid_t engine;
 
 	RWT_SKIP_UNLESS_UP(sensor_up);
 	started = rwt_wait_for(&sensor, rwt_match_action, &m, WAIT_MS);
+	loaded = rwt_wait_for(&sensor, rwt_match_action, &l, WAIT_MS);
 	assert_non_null(started);
+	assert_non_null(loaded);
 	assert_true(sensor.n_recs > 0);
 	assert_str_at(sensor.recs[0], "event.action", "sensor-started");
+	/* the same RFC 3339 form with nanoseconds: compared as strings */
+	t_loaded = rwt_str(loaded, "@timestamp");
+	t_started = rwt_str(sensor.recs[0], "@timestamp");
+	assert_non_null(t_loaded);
+	assert_non_null(t_started);
+	if (strcmp(t_loaded, t_started) > 0)
+		fail_msg("content loaded at %s, after sensor-started at %s", t_loaded, t_started);
 	engine = (pid_t)rwt_int(started, "ringward.engine.pid", 0);
 	assert_true(engine > 0);
 	/* SIGURG is ignored by default: harmless to the engine */
@@ -325,7 +337,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hooks_in_force),
 		cmocka_unit_test_teardown(test_signal_to_sensor, test_teardown),
-		cmocka_unit_test_teardown(test_signal_to_engine, test_teardown),
+		cmocka_unit_test_teardown(test_engine_before_hooks, test_teardown),
 		cmocka_unit_test_teardown(test_bpf_load, test_teardown),
 		cmocka_unit_test_teardown(test_ptrace_attach, test_teardown),
 		cmocka_unit_test_teardown(test_memfd_create, test_teardown),
