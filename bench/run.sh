@@ -11,7 +11,8 @@
 #
 # Run it alone on the machine (make bench). Knobs (environment):
 #   BENCH_ROUNDS=5  BENCH_WORKLOADS="exec churn connect mixed"
-#   BENCH_MODES="base ringward auditd"
+#   BENCH_MODES="base ringward fanotify auditd"   (fanotify: the kernel's
+#                           cost of the sensor's file hook alone, bench/fanfloor.c)
 #   BENCH_EXEC_N=4000 BENCH_CHURN_N=150000 BENCH_CONNECT_N=20000 BENCH_MIXED_N=500000
 #   BENCH_DIR=/tmp          where the workloads' files go (a fresh dir inside)
 #   BENCH_SETTLE=0.5        seconds between the workload's end and stopping the sensor
@@ -24,7 +25,7 @@ BUILD=${BUILD:-build}
 RINGWARD=${RINGWARD:-$BUILD/ringward}
 ROUNDS=${BENCH_ROUNDS:-5}
 WORKLOADS=${BENCH_WORKLOADS:-exec churn connect mixed}
-MODES=${BENCH_MODES:-base ringward auditd}
+MODES=${BENCH_MODES:-base ringward fanotify auditd}
 EXEC_N=${BENCH_EXEC_N:-4000}
 CHURN_N=${BENCH_CHURN_N:-150000}
 CONNECT_N=${BENCH_CONNECT_N:-20000}
@@ -39,6 +40,7 @@ WORK=$(mktemp -d "${BENCH_DIR:-/tmp}/ringward-bench.XXXXXX") || exit 1
 RESULTS=$OUT/rounds.tsv
 : >"$RESULTS"
 SENSOR_PID=
+FLOOR_PID=
 AUDITD_STARTED=
 AUDIT_RULES=
 
@@ -46,6 +48,10 @@ say() { printf '%s\n' "$*"; }
 
 # shellcheck disable=SC2317  # called by the EXIT trap
 cleanup() {
+	if [ -n "$FLOOR_PID" ]; then
+		kill -TERM "$FLOOR_PID" 2>/dev/null
+		wait "$FLOOR_PID" 2>/dev/null
+	fi
 	if [ -n "$SENSOR_PID" ]; then
 		kill -TERM "$SENSOR_PID" 2>/dev/null
 		wait "$SENSOR_PID" 2>/dev/null
@@ -62,6 +68,9 @@ CC=${CC:-cc}
 command -v "$CC" >/dev/null 2>&1 || CC=clang
 if ! $CC -O2 -Wall -Wextra -Werror -o "$OUT/workload" bench/workload.c; then
 	say "bench: cannot build bench/workload.c"; exit 1
+fi
+if ! $CC -O2 -Wall -Wextra -Werror -Isrc -o "$OUT/fanfloor" bench/fanfloor.c; then
+	say "bench: cannot build bench/fanfloor.c"; exit 1
 fi
 if ! $CC -O2 -Wall -Wextra -Werror -o "$OUT/evcount" bench/evcount.c -ljson-c; then
 	say "bench: cannot build bench/evcount.c (json-c: libjson-c-dev)"; exit 1
@@ -259,6 +268,28 @@ run_mode() {	# $1 = workload, $2 = round, $3 = mode
 			 tr -d '"' | tr '\n' ',' | sed 's/,$//')
 		extra="hwm_kib=${S_HWM:-0} rc=$S_RC completeness=$comp $counts${stages:+ lost=$stages}"
 		rm -f "$out" ;;
+	fanotify)
+		is_root || return 0
+		"$OUT/fanfloor" "$dir" >"$WORK/fanfloor.out" 2>"$OUT/fanfloor.err" &
+		FLOOR_PID=$!
+		i=0
+		while ! grep -q ready "$WORK/fanfloor.out" 2>/dev/null && [ $i -lt 100 ]; do
+			kill -0 "$FLOOR_PID" 2>/dev/null || break
+			sleep 0.05
+			i=$((i + 1))
+		done
+		if ! grep -q ready "$WORK/fanfloor.out" 2>/dev/null; then
+			say "bench: fanotify mode skipped: $(cat "$OUT/fanfloor.err")"
+			kill -TERM "$FLOOR_PID" 2>/dev/null
+			wait "$FLOOR_PID" 2>/dev/null
+			FLOOR_PID=
+			return 0
+		fi
+		run_workload "$1" "$dir" || { say "bench: $1 failed"; kill -TERM "$FLOOR_PID"; return 1; }
+		kill -TERM "$FLOOR_PID" 2>/dev/null
+		wait "$FLOOR_PID" 2>/dev/null
+		FLOOR_PID=
+		extra=$(tail -n 1 "$WORK/fanfloor.out") ;;
 	auditd)
 		[ -n "$AUDIT_WHY" ] && return 0
 		if ! audit_on "$dir"; then
@@ -315,11 +346,13 @@ field_of() {	# $1 = workload, $2 = key: the values of key=... in ringward rounds
 
 say ""
 say "ringward benchmark: median on/off ratio over $ROUNDS rounds (1.00 = no overhead)"
-printf '%-8s %9s %9s %9s %9s %13s %7s %9s\n' workload ops base_ms ringward auditd completeness drops rss_MiB
+printf '%-8s %9s %9s %9s %9s %9s %13s %7s %9s\n' workload ops base_ms ringward fanotify auditd \
+	completeness drops rss_MiB
 for w in $WORKLOADS; do
 	ops=$(awk -F '\t' -v w="$w" '$1 == w && $3 == "base" { print $5; exit }' "$RESULTS")
 	base_ms=$(awk -F '\t' -v w="$w" '$1 == w && $3 == "base" { print $4 / 1e6 }' "$RESULTS" | median)
 	rw=$(ratios "$w" ringward | median)
+	fa=$(ratios "$w" fanotify | median)
 	au=$(ratios "$w" auditd | median)
 	# worst round's completeness, total drops, peak RSS
 	comp=$(field_of "$w" completeness | sort -g | head -n 1)
@@ -327,11 +360,13 @@ for w in $WORKLOADS; do
 	rss=$(field_of "$w" hwm_kib | sort -g | tail -n 1)
 	[ -n "$rss" ] && rss=$(awk -v k="$rss" 'BEGIN { printf "%.1f", k / 1024 }')
 	[ -n "$comp" ] && [ "$comp" != n/a ] && comp="$comp%"
-	printf '%-8s %9s %9s %9s %9s %13s %7s %9s\n' "$w" "${ops:-n/a}" "$base_ms" "$rw" "$au" \
+	printf '%-8s %9s %9s %9s %9s %9s %13s %7s %9s\n' "$w" "${ops:-n/a}" "$base_ms" "$rw" "$fa" "$au" \
 		"${comp:-n/a}" "$drops" "${rss:-n/a}"
 done
 [ -n "$RW_WHY" ] && say "ringward: not measured: $RW_WHY"
 [ -n "$AUDIT_WHY" ] && say "auditd: not measured: $AUDIT_WHY"
+say "fanotify: the kernel's own cost of the sensor's file hook (same group flags and mask, one"
+say "filesystem mark, drained every 5 ms, nothing done with the events): the floor under ringward."
 say "completeness: events in ringward's output for the workload (exec: exec events whose parent is"
 say "the workload; churn: the fewest of create/modify/rename/delete under its dir; connect/mixed:"
 say "its connect events) / operations done, worst round. Per-round data: $RESULTS"

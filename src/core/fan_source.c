@@ -29,16 +29,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/fan_flags.h"
 #include "core/sensor.h"
 
-/* Debian 12's headers have every constant used here; these guards only
- * matter on older headers. Values from include/uapi/linux/fanotify.h. */
-#ifndef FAN_REPORT_TARGET_FID
-#define FAN_REPORT_TARGET_FID		0x00001000	/* Linux 5.17 */
-#endif
-#ifndef FAN_RENAME
-#define FAN_RENAME			0x10000000	/* Linux 5.17 */
-#endif
 #ifndef FAN_EVENT_INFO_TYPE_OLD_DFID_NAME
 #define FAN_EVENT_INFO_TYPE_OLD_DFID_NAME	10	/* Linux 5.17 */
 #define FAN_EVENT_INFO_TYPE_NEW_DFID_NAME	12
@@ -1424,8 +1417,8 @@ static void ignore_char_devices(struct fan_source *f)
 static int init_group(struct fan_source *f)
 {
 	static const unsigned flags[] = {
-		FAN_REPORT_DFID_NAME | FAN_REPORT_FID | FAN_REPORT_TARGET_FID,	/* 5.17 */
-		FAN_REPORT_DFID_NAME | FAN_REPORT_FID,				/* 5.9 */
+		RW_FAN_REPORT,		/* 5.17 */
+		RW_FAN_REPORT_5_9,	/* 5.9 */
 	};
 	int err = 0;
 
@@ -1474,10 +1467,10 @@ struct fan_source *fan_source__start(struct sensor *s)
 	}
 	/* the FIFO group needs creates (to mark new FIFOs), deletes (to
 	 * unmark) and renames (to keep directory paths right) */
-	f->fs_mask = FAN_CREATE | FAN_DELETE | FAN_ONDIR;
-	f->fs_mask |= f->target_fid ? FAN_RENAME : FAN_MOVED_FROM | FAN_MOVED_TO;
+	f->fs_mask = RW_FAN_DIRENT_MASK;
+	f->fs_mask |= f->target_fid ? RW_FAN_RENAME_MASK : RW_FAN_MOVED_MASK;
 	if (f->want_file)
-		f->fs_mask |= FAN_CLOSE_WRITE | FAN_ATTRIB;
+		f->fs_mask |= RW_FAN_FILE_MASK;
 
 	f->mountinfo_fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
 	scan_mounts(f);
