@@ -709,6 +709,9 @@ int cmd_engine(int argc, char **argv)
 	uint64_t as_mb = 0;
 	unsigned faults = 0;
 
+	/* started from the core's fd of its own binary, the kernel names the
+	 * process after that fd ("11" in ps/top): say what it is */
+	prctl(PR_SET_NAME, "ringward-engine", 0, 0, 0);
 	e->wake_fd = -1;
 	e->reply_fd = -1;
 	optind = 1;

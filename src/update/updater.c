@@ -43,6 +43,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -675,6 +676,8 @@ int cmd_updater(int argc, char **argv)
 	uint64_t v, next;
 	int root_fd = -1, ca_fd = -1, c, rc = 1;
 
+	/* exec'd from the core's fd of its binary: named after the fd otherwise */
+	prctl(PR_SET_NAME, "ringward-update", 0, 0, 0);
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
