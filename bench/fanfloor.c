@@ -1,11 +1,14 @@
 /*
- * fanfloor DIR: the kernel's own cost of the sensor's file hook, with no
+ * fanfloor DIR [REPORT MASK]: the kernel's own cost of the sensor's file hook, with no
  * sensor behind it. One fanotify group with the sensor's flags
  * (src/core/fan_flags.h), one FAN_MARK_FILESYSTEM mark on DIR's
  * filesystem with the sensor's mask, drained every 5 ms like the sensor's
  * tick, the events discarded. What a workload loses to this is what any
  * fanotify-based sensor reporting these events loses, before it does
  * anything with them; bench/run.sh runs it as the mode "fanotify".
+ *
+ * REPORT and MASK (numbers, 0x... for hex) replace the sensor's group flags
+ * and mark mask, to measure what each part costs (bench/README.md).
  *
  * Prints "ready" on stdout once the mark is in place; on SIGTERM/SIGINT
  * prints "events=N overflows=N" and exits 0.
@@ -15,6 +18,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -39,13 +43,17 @@ int main(int argc, char **argv)
 	struct sigaction sa = { .sa_handler = on_signal };
 	int fd;
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: fanfloor DIR\n");
+	if (argc != 2 && argc != 4) {
+		fprintf(stderr, "usage: fanfloor DIR [REPORT MASK]\n");
 		return 2;
+	}
+	if (argc == 4) {
+		report = (unsigned int)strtoul(argv[2], NULL, 0);
+		mask = strtoull(argv[3], NULL, 0);
 	}
 	fd = fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK | report,
 			   O_RDONLY | O_CLOEXEC | O_LARGEFILE);
-	if (fd < 0) {	/* before 5.17: the sensor's fallback */
+	if (fd < 0 && argc == 2) {	/* before 5.17: the sensor's fallback */
 		report = RW_FAN_REPORT_5_9;
 		mask = RW_FAN_DIRENT_MASK | RW_FAN_MOVED_MASK | RW_FAN_FILE_MASK;
 		fd = fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK | report,

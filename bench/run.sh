@@ -18,6 +18,7 @@
 #                           /dev/shm when it is a tmpfs, else /tmp)
 #   BENCH_SETTLE=0.5        seconds between the workload's end and stopping the sensor
 #   BENCH_RINGWARD_ARGS=    extra arguments for `ringward run`
+#   BENCH_FANFLOOR_ARGS=    "REPORT MASK" for bench/fanfloor.c instead of the sensor's
 #   RINGWARD=build/ringward
 set -u
 cd "$(dirname "$0")/.." || exit 1
@@ -33,6 +34,7 @@ CONNECT_N=${BENCH_CONNECT_N:-20000}
 MIXED_N=${BENCH_MIXED_N:-500000}
 SETTLE=${BENCH_SETTLE:-0.5}
 RW_ARGS=${BENCH_RINGWARD_ARGS:-}
+FLOOR_ARGS=${BENCH_FANFLOOR_ARGS:-}
 OUT=$BUILD/bench
 AUDIT_KEY=ringward-bench
 
@@ -281,7 +283,8 @@ run_mode() {	# $1 = workload, $2 = round, $3 = mode
 		rm -f "$out" ;;
 	fanotify)
 		is_root || return 0
-		"$OUT/fanfloor" "$dir" >"$WORK/fanfloor.out" 2>"$OUT/fanfloor.err" &
+		# shellcheck disable=SC2086  # two numbers, split on purpose
+		"$OUT/fanfloor" "$dir" $FLOOR_ARGS >"$WORK/fanfloor.out" 2>"$OUT/fanfloor.err" &
 		FLOOR_PID=$!
 		i=0
 		while ! grep -q ready "$WORK/fanfloor.out" 2>/dev/null && [ $i -lt 100 ]; do
