@@ -604,6 +604,13 @@ static void on_line(struct update_proc *u, char *line)
 		on_revoke(u, args);
 	else if (!strcmp(line, "kill-rules"))
 		on_kill_rules(u, args);
+	else if (!strcmp(line, "sandbox") && *args) {
+		/* once per updater start: what confines it */
+		struct rw_event *ev = rec_begin(u, "updater-sandbox", "info", true);
+
+		rw_event__set_cstr(ev, RW_F_EVENT_REASON, args);
+		sensor__write(u->s, ev);
+	}
 	else
 		sensor__count(u->s, RW_C_UPDATE_MSG_IGNORED, 1);
 }

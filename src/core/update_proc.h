@@ -24,6 +24,8 @@
  *   revoke NAME VERSION REASON                         the running version
  *                                                      must not run (halt,
  *                                                      kill switch)
+ *   sandbox TEXT                                       what confines it (once,
+ *                                                      before its first poll)
  *   kill-rules N [ID...]                               the kill switch's rule
  *                                                      ids (N of them; 0:
  *                                                      none), sent when they

@@ -39,6 +39,12 @@
 #define RW_LL_NET_CONNECT_TCP		(1ULL << 1)
 #define RW_LL_SCOPE_ABSTRACT_UNIX	(1ULL << 0)	/* ABI 6 */
 #define RW_LL_SCOPE_SIGNAL		(1ULL << 1)
+#define RW_LL_RULE_NET_PORT		2		/* ABI 4 */
+
+struct rw_landlock_net_port {	/* struct landlock_net_port_attr */
+	uint64_t allowed_access;
+	uint64_t port;
+} __attribute__((packed));
 
 /* struct landlock_ruleset_attr as of ABI 6; older kernels get a prefix. */
 struct rw_landlock_attr {
@@ -195,7 +201,7 @@ cleanup:
 }
 
 /* Landlock where the kernel has it; its absence is noted, not fatal. */
-static int landlock(const struct sandbox_opts *o, struct sandbox_report *r)
+int sandbox__landlock(const struct sandbox_opts *o, struct sandbox_report *r)
 {
 	struct rw_landlock_attr attr = { 0 };
 	size_t attr_size = sizeof(attr.handled_access_fs);
@@ -224,7 +230,9 @@ static int landlock(const struct sandbox_opts *o, struct sandbox_report *r)
 		attr_size = offsetof(struct rw_landlock_attr, scoped);
 	}
 	if (abi >= 6) {
-		attr.scoped = RW_LL_SCOPE_ABSTRACT_UNIX | RW_LL_SCOPE_SIGNAL;
+		attr.scoped = RW_LL_SCOPE_SIGNAL;
+		if (!o->abstract_unix)
+			attr.scoped |= RW_LL_SCOPE_ABSTRACT_UNIX;
 		attr_size = sizeof(attr);
 	}
 	ruleset = (int)syscall(SYS_landlock_create_ruleset, &attr, attr_size, 0);
@@ -236,6 +244,16 @@ static int landlock(const struct sandbox_opts *o, struct sandbox_report *r)
 		err = ll_add(ruleset, o->ro_paths[i], ro, attr.handled_access_fs, r);
 	for (size_t i = 0; i < o->n_rw && !err; i++)
 		err = ll_add(ruleset, o->rw_paths[i], rw, attr.handled_access_fs, r);
+	for (size_t i = 0; i < o->n_tcp_connect && !err && abi >= 4; i++) {
+		struct rw_landlock_net_port np = { .allowed_access = RW_LL_NET_CONNECT_TCP,
+						   .port = o->tcp_connect[i] };
+
+		if (syscall(SYS_landlock_add_rule, ruleset, RW_LL_RULE_NET_PORT, &np, 0) < 0) {
+			err = -errno;
+			why_add(r, "landlock_add_rule tcp port %u: %s", o->tcp_connect[i],
+				strerror(errno));
+		}
+	}
 	if (!err && syscall(SYS_landlock_restrict_self, ruleset, 0) < 0) {
 		err = -errno;
 		why_add(r, "landlock_restrict_self: %s", strerror(errno));
@@ -331,7 +349,7 @@ int sandbox__enter(const struct sandbox_opts *o, struct sandbox_report *r)
 	}
 	if (!err) {
 		r->in_force |= SANDBOX_NNP;
-		err = landlock(o, r);
+		err = sandbox__landlock(o, r);
 	}
 	if (!err)
 		err = drop_caps(r);

@@ -29,6 +29,7 @@
 #ifndef RINGWARD_SANDBOX_H
 #define RINGWARD_SANDBOX_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -40,6 +41,11 @@ struct sandbox_opts {
 	uint64_t as_bytes;		/* RLIMIT_AS; 0: leave it */
 	unsigned nofile;		/* RLIMIT_NOFILE; 0: leave it */
 	uint64_t fsize_bytes;		/* RLIMIT_FSIZE; 0: leave it */
+	/* landlock ABI 4+: the TCP ports connect() may reach (none: no TCP
+	 * connect at all, no bind either way) */
+	const uint16_t *tcp_connect;
+	size_t n_tcp_connect;
+	bool abstract_unix;		/* leave abstract unix sockets unscoped */
 };
 
 struct sandbox_report {
@@ -52,5 +58,11 @@ struct sandbox_report {
  * are required (-errno when one fails: the caller must not go on to load
  * content); landlock is used when the kernel has it (else noted in why). */
 int sandbox__enter(const struct sandbox_opts *o, struct sandbox_report *r);
+
+/* Landlock alone (for the updater, which has its own seccomp filter):
+ * ro_paths readable, rw_paths writable, nothing executable, TCP as
+ * tcp_connect says, no signals out of the sandbox. Needs no_new_privs or
+ * CAP_SYS_ADMIN. 0 also when the kernel has no landlock (said in why). */
+int sandbox__landlock(const struct sandbox_opts *o, struct sandbox_report *r);
 
 #endif

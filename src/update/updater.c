@@ -58,6 +58,7 @@
 #include "update/http_fetch.h"
 #include "update/rollout.h"
 #include "update/tuf.h"
+#include "update/updater_sandbox.h"
 
 #define UPD_MSG_MAX		2048	/* bytes of one message line */
 #define UPD_MAX_BAD		64	/* rolled-back versions remembered */
@@ -751,6 +752,17 @@ int cmd_updater(int argc, char **argv)
 			    "not an http:// or https:// URL with a host" : strerror(errno));
 			goto cleanup;
 		}
+	}
+	/* before the first byte from the network (updater_sandbox.h) */
+	{
+		char desc[512];
+		int err = updater_sandbox__enter(u.url, desc, sizeof(desc));
+
+		if (err) {
+			say(&u, "failed sandbox: %s", desc);
+			goto cleanup;
+		}
+		say(&u, "sandbox %s", desc);
 	}
 
 	next = mono_ms();

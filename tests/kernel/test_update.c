@@ -771,6 +771,45 @@ static void test_publish_v1(void **st)
 	assert_non_null(wait_want(&w));
 }
 
+/* The updater that just did that runs confined (updater_sandbox.h): the
+ * record says how, and the kernel agrees. */
+static void test_updater_sandboxed(void **st)
+{
+	struct want w = { .action = "updater-sandbox", .has = { "seccomp deny-list" } };
+	json_object *r;
+	const char *why;
+	char path[64], line[256], tcp[64];
+	FILE *f;
+	int seccomp_mode = -1;
+	pid_t pid;
+
+	(void)st;
+	if (skipping()) {
+		skip();
+		return;
+	}
+	r = wait_want(&w);
+	rwt_expect_str(r, "event.outcome", "success");
+	why = rwt_str(r, "event.reason");
+	pid = (pid_t)rwt_int(r, "ringward.update.pid", 0);
+	assert_true(pid > 0);
+	/* landlock where this kernel has it; with ABI 4+ TCP only to the
+	 * repository (and DNS) */
+	if (strstr(why, "landlock ABI ") && atoi(strstr(why, "landlock ABI ") + 13) >= 4) {
+		snprintf(tcp, sizeof(tcp), "TCP connect to ports %d and 53 only", port);
+		if (!strstr(why, tcp))
+			fail_msg("updater-sandbox: want \"%s\" in \"%s\"", tcp, why);
+	}
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "Seccomp:", 8))
+			seccomp_mode = atoi(line + 8);
+	fclose(f);
+	assert_int_equal(seccomp_mode, 2);	/* SECCOMP_MODE_FILTER */
+}
+
 static void test_move_to_v2(void **st)
 {
 	struct want w = { .action = "update-staged", .ifield = "ringward.update.version",
@@ -1307,6 +1346,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_publish_v1),
+		cmocka_unit_test(test_updater_sandboxed),
 		cmocka_unit_test(test_move_to_v2),
 		cmocka_unit_test(test_halt_v2),
 		cmocka_unit_test(test_target_changed_after_signing),
