@@ -40,6 +40,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -77,6 +78,11 @@ static struct rwt_sensor sensor;
 static bool sensor_up;
 static pid_t nginx_pid, stream_pid;
 static int port, stream_port;
+/* https: nginx also serves the repository over TLS on tls_port, with a
+ * certificate from a CA made for the test (tls_dir/ca.pem); other.pem is a
+ * CA that did not sign it. 0 when openssl could not make them. */
+static int tls_port;
+static char *tls_dir;
 static char salt[64];
 static unsigned canary_bp;
 static int rollout_version;
@@ -240,7 +246,16 @@ static const char *ensure_nginx(void)
 
 static void write_nginx_conf(void)
 {
-	char text[4096];
+	char text[6144], tls[1024] = "";
+
+	if (tls_port)
+		snprintf(tls, sizeof(tls),
+			 "    server {\n"
+			 "        listen 127.0.0.1:%d ssl;\n"
+			 "        ssl_certificate %s/server.pem;\n"
+			 "        ssl_certificate_key %s/server.key;\n"
+			 "        root %s;\n"
+			 "    }\n", tls_port, tls_dir, tls_dir, repo);
 
 	snprintf(text, sizeof(text),
 		 "worker_processes 1;\n"
@@ -263,9 +278,10 @@ static void write_nginx_conf(void)
 		 "            if (-f %s) { proxy_pass http://127.0.0.1:%d; }\n"
 		 "        }\n"
 		 "    }\n"
+		 "%s"
 		 "}\n",
 		 nginx_prefix, nginx_prefix, nginx_prefix, nginx_prefix, nginx_prefix,
-		 nginx_prefix, nginx_prefix, port, repo, endless_flag, stream_port);
+		 nginx_prefix, nginx_prefix, port, repo, endless_flag, stream_port, tls);
 	put(nginx_conf, text);
 }
 
@@ -276,6 +292,8 @@ static int start_nginx_on(int same_port)
 		char g[600];
 
 		port = same_port ? same_port : free_port();
+		if (tls_port && !same_port)
+			tls_port = free_port();
 		write_nginx_conf();
 		snprintf(g, sizeof(g), "daemon off; pid %s/nginx.pid;", nginx_prefix);
 		nginx_pid = fork();
@@ -628,6 +646,33 @@ static int group_teardown(void **st)
 	return 0;
 }
 
+/* A CA, a certificate it signs for 127.0.0.1, and an unrelated CA, with
+ * Debian's openssl; tls_port stays 0 (the https test says why) when that
+ * fails. */
+static void make_tls(void)
+{
+	char out[4096];
+	int st;
+
+	tls_dir = cat(dir, "tls");
+	if (mkdir(tls_dir, 0700))
+		return;
+	st = run(out, sizeof(out),
+		 "cd %s && printf 'subjectAltName=IP:127.0.0.1\\n' >san.ext && "
+		 "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+		 "-keyout ca.key -out ca.pem -days 2 -subj /CN=ringward-test-ca && "
+		 "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+		 "-keyout other.key -out other.pem -days 2 -subj /CN=ringward-other-ca && "
+		 "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+		 "-keyout server.key -out server.csr -subj /CN=127.0.0.1 && "
+		 "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial "
+		 "-out server.pem -days 2 -extfile san.ext 2>&1", tls_dir);
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+		tls_port = -1;	/* chosen with the http port */
+	else
+		fprintf(stderr, "test_update: no TLS material (openssl): %s\n", out);
+}
+
 static int group_setup(void **st)
 {
 	const char *why = rwt_kernel_skip_reason();
@@ -660,6 +705,7 @@ static int group_setup(void **st)
 	nginx_conf = cat(nginx_prefix, "nginx.conf");
 	endless_flag = cat(dir, "endless.flag");
 	assert_int_equal(mkdir(nginx_prefix, 0700), 0);
+	make_tls();
 
 	rw("content keygen --out %s/ops", dir);
 	rw("repo init %s --keys 3 --threshold 2", repo);
@@ -808,6 +854,119 @@ static void test_updater_sandboxed(void **st)
 			seccomp_mode = atoi(line + 8);
 	fclose(f);
 	assert_int_equal(seccomp_mode, 2);	/* SECCOMP_MODE_FILTER */
+}
+
+/* One `ringward updater` run by hand against url, trusting the CA file ca
+ * (NULL: the system's); the first poll result it writes (checked, failed
+ * or stage), within 30 s, into line. */
+static void updater_once(const char *url, const char *ca, char *line, size_t len)
+{
+	char state[700], *root = cat(repo, "1.root.json");
+	int in[2], out[2], src[4], n = 0;
+	size_t used = 0;
+	pid_t pid;
+
+	line[0] = 0;
+	snprintf(state, sizeof(state), "%s/tls-updater.XXXXXX", dir);
+	assert_non_null(mkdtemp(state));
+	assert_int_equal(pipe2(in, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(out, O_CLOEXEC), 0);
+	src[0] = in[0];
+	src[1] = out[1];
+	src[2] = open(root, O_RDONLY | O_CLOEXEC);
+	src[3] = ca ? open(ca, O_RDONLY | O_CLOEXEC) : -1;
+	assert_true(src[2] >= 0 && (!ca || src[3] >= 0));
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		char exe[600];
+
+		/* above the targets first, so that no dup2 overwrites a source */
+		for (int i = 0; i < 4; i++)
+			if (src[i] >= 0)
+				src[i] = fcntl(src[i], F_DUPFD, 50);
+		for (int i = 0; i < 4; i++)
+			if (src[i] >= 0 && dup2(src[i], 10 + i) < 0)
+				_exit(126);
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		snprintf(exe, sizeof(exe), "%s/ringward", rwt_build_dir());
+		if (ca)
+			execl(exe, "ringward", "updater", "--url", url, "--state", state,
+			      "--host-id", "rwtest-tls", "--in-fd", "10", "--out-fd", "11",
+			      "--root-fd", "12", "--ca-fd", "13", "--interval", "1", (char *)NULL);
+		else
+			execl(exe, "ringward", "updater", "--url", url, "--state", state,
+			      "--host-id", "rwtest-tls", "--in-fd", "10", "--out-fd", "11",
+			      "--root-fd", "12", "--interval", "1", (char *)NULL);
+		_exit(127);
+	}
+	rwt_kid_add(pid);
+	close(in[0]);
+	close(out[1]);
+	close(src[2]);
+	if (src[3] >= 0)
+		close(src[3]);
+	for (int waited = 0; waited < 30000 && n >= 0; waited += 100) {
+		struct pollfd p = { .fd = out[0], .events = POLLIN };
+		char *nl;
+
+		if (poll(&p, 1, 100) <= 0)
+			continue;
+		n = (int)read(out[0], line + used, len - 1 - used);
+		if (n <= 0)
+			break;
+		used += (size_t)n;
+		line[used] = 0;
+		while ((nl = strchr(line, '\n'))) {
+			if (!strncmp(line, "checked ", 8) || !strncmp(line, "failed ", 7) ||
+			    !strncmp(line, "stage ", 6)) {
+				*nl = 0;
+				n = -1;	/* done */
+				break;
+			}
+			memmove(line, nl + 1, strlen(nl + 1) + 1);
+			used = strlen(line);
+		}
+		if (used + 1 >= len)
+			break;
+	}
+	kill(pid, SIGKILL);
+	rwt_kid_wait(pid);
+	close(in[1]);
+	close(out[0]);
+	run(NULL, 0, "rm -rf %s", state);
+	free(root);
+}
+
+/* The same repository over https, from nginx with a certificate of a CA
+ * made for the test: the updater verifies the whole TUF chain through
+ * TLS with --ca-fd, and refuses the server when it trusts another CA. */
+static void test_https_end_to_end(void **st)
+{
+	char url[128], line[2048], *ca, *other;
+
+	(void)st;
+	if (skipping()) {
+		skip();
+		return;
+	}
+	if (tls_port <= 0) {
+		print_message("skipped: openssl could not make the test's certificates\n");
+		skip();
+		return;
+	}
+	ca = cat(tls_dir, "ca.pem");
+	other = cat(tls_dir, "other.pem");
+	snprintf(url, sizeof(url), "https://127.0.0.1:%d/", tls_port);
+	updater_once(url, ca, line, sizeof(line));
+	if (strncmp(line, "checked ", 8) && strncmp(line, "stage ", 6))
+		fail_msg("https with the right CA: want \"checked ...\", got \"%s\"", line);
+	updater_once(url, other, line, sizeof(line));
+	if (strncmp(line, "failed ", 7) || !strstr(line, "https://127.0.0.1"))
+		fail_msg("https with another CA: want \"failed GET https://...\", got \"%s\"", line);
+	print_message("refused: %s\n", line);
+	free(ca);
+	free(other);
 }
 
 static void test_move_to_v2(void **st)
@@ -1347,6 +1506,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_publish_v1),
 		cmocka_unit_test(test_updater_sandboxed),
+		cmocka_unit_test(test_https_end_to_end),
 		cmocka_unit_test(test_move_to_v2),
 		cmocka_unit_test(test_halt_v2),
 		cmocka_unit_test(test_target_changed_after_signing),
