@@ -205,6 +205,8 @@ static __always_inline int rw_setid_exit(struct rw_sys_exit *ctx)
 	r->a0 = (__s64)p.a[0];
 	r->a1 = (__s64)p.a[1];
 	r->a2 = (__s64)p.a[2];
+	r->via = RW_SETID_SYSCALL;
+	r->pad = 0;
 	rw_submit(r);
 	return 0;
 }

@@ -150,13 +150,22 @@ struct rw_rec_memfd {
 struct rw_rec_setid {
 	struct rw_rec_hdr h;
 	__s32 syscall_nr;	/* which of the set*id calls */
-	__s32 result;
+	__s32 result;		/* RW_SETID_SYSCALL: the call's; _CAP: the capability check's */
 	__s64 a0, a1, a2;	/* its uid/gid arguments, -1 = unchanged */
+	__u32 via;		/* RW_SETID_* */
+	__u32 pad;
+};
+
+enum {
+	RW_SETID_SYSCALL = 0,	/* syscall tracepoints (tamper-syscalls): every call */
+	RW_SETID_CAP = 1,	/* the CAP_SETUID/CAP_SETGID check inside the call */
 };
 
 /* Load-time knobs (const volatile in the BPF object). */
 struct rw_bpf_config {
 	__u32 self_tgid;	/* the sensor: its own activity is not reported */
+	__u32 setid_by_syscalls;	/* set*id come from tamper-syscalls: the
+					 * capability hook stays quiet */
 };
 
 #endif

@@ -89,6 +89,7 @@ static const struct hook_def net_hooks[] = {
 };
 static const struct hook_def tamper_hooks[] = {
 	{ "bpf:signal_generate", { "signal_generate" } },
+	{ "bpf:cap_capable", { "cap_capable" } },	/* set*id needing a capability */
 };
 #define SYS_PAIR(n) { "bpf:sys_" #n, { "sys_enter_" #n, "sys_exit_" #n } }
 static const struct hook_def tamper_sys_hooks[] = {
@@ -252,7 +253,12 @@ static int reuse_map(struct bpf_object *obj, const char *name, int fd)
 static void *unit_load(struct bpf_source *b, const struct unit_def *d, const bool *want,
 		       char *why, size_t whylen)
 {
-	struct rw_bpf_config cfg = { .self_tgid = (__u32)sensor__self(b->s) };
+	struct rw_bpf_config cfg = {
+		.self_tgid = (__u32)sensor__self(b->s),
+		/* every set*id from the syscall hooks: the capability hook,
+		 * which sees only the privileged ones, stays quiet */
+		.setid_by_syscalls = sensor__group_enabled(b->s, "tamper-syscalls"),
+	};
 	struct bpf_program *prog;
 	struct bpf_object *obj;
 	void *skel;
@@ -734,6 +740,12 @@ static void on_setid(struct bpf_source *b, const struct rw_rec_setid *r)
 	/* setfs*id returns the previous id, never an error */
 	rw_event__set_cstr(ev, RW_F_EVENT_OUTCOME,
 			   r->result >= 0 ? "success" : "failure");
+	if (r->via == RW_SETID_CAP)	/* seen at its capability check */
+		rw_event__set_cstr(ev, RW_F_EVENT_REASON,
+				   uid ? (r->result >= 0 ? "the call needed CAP_SETUID: held" :
+					  "the call needed CAP_SETUID: not held, refused") :
+				   (r->result >= 0 ? "the call needed CAP_SETGID: held" :
+				    "the call needed CAP_SETGID: not held, refused"));
 	sensor__emit(b->s, ev);
 }
 

@@ -618,6 +618,83 @@ static void test_counters_at_stop(void **state)
 	assert_true(json_object_get_int64(counter(rec, "input.ring_records")) >= 20);
 }
 
+/* set*id with the default hooks: no syscall tracepoint, the capability
+ * check inside the call (bpf:cap_capable) reports the changes that need
+ * CAP_SETUID/CAP_SETGID, and the attempts refused for lack of it. */
+struct setid_want {
+	const char *action;
+	pid_t pid;
+	const char *key, *id;
+};
+
+static bool match_setid(json_object *rec, void *arg)
+{
+	const struct setid_want *w = arg;
+	const char *a = rwt_str(rec, "event.action"), *id = rwt_str(rec, w->key);
+
+	return a && !strcmp(a, w->action) && rwt_int(rec, "process.pid", -1) == w->pid &&
+	       id && !strcmp(id, w->id);
+}
+
+static json_object *wait_setid(const char *action, pid_t pid, const char *key, const char *id)
+{
+	struct setid_want w = { action, pid, key, id };
+	json_object *rec = rwt_wait_for(&sensor, match_setid, &w, WAIT_MS);
+
+	if (!rec)
+		fail_msg("no %s event of pid %d with %s=%s", action, (int)pid, key, id);
+	return rec;
+}
+
+static void test_setid_by_capability(void **state)
+{
+	struct rwt_match m = { "sensor-started", 0, NULL, NULL };
+	json_object *started, *hooks, *rec;
+	bool in_force = false;
+	pid_t child;
+	int st;
+
+	RWT_SKIP_UNLESS_UP(sensor_up);
+	started = rwt_wait_for(&sensor, rwt_match_action, &m, 0);
+	assert_non_null(started);
+	hooks = rwt_get(started, "ringward.sensor.hooks");
+	for (size_t i = 0; hooks && i < json_object_array_length(hooks); i++)
+		in_force |= !strcmp(json_object_get_string(json_object_array_get_idx(hooks, i)),
+				    "bpf:cap_capable");
+	if (!in_force) {
+		print_message("skipped: bpf:cap_capable not in force (no capability:cap_capable "
+			      "tracepoint on this kernel?)\n");
+		skip();
+	}
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		if (setresgid(65534, 65534, 65534) != 0 || setresuid(65534, 65534, 65534) != 0)
+			_exit(1);
+		/* back to root: needs CAP_SETUID, which went with the uid */
+		_exit(setuid(0) == 0 ? 2 : 0);
+	}
+	rwt_kid_add(child);
+	st = rwt_kid_wait(child);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+
+	rec = wait_setid("setgid", child, "group.id", "65534");
+	assert_str_at(rec, "event.outcome", "success");
+	assert_str_at(rec, "event.reason", "the call needed CAP_SETGID: held");
+	assert_int_equal(rwt_int(rec, "process.parent.pid", -1), getpid());
+
+	rec = wait_setid("setuid", child, "user.changes.id", "65534");
+	assert_str_at(rec, "event.outcome", "success");
+	assert_str_at(rec, "event.reason", "the call needed CAP_SETUID: held");
+	/* seen inside the call, before the change: still root */
+	assert_str_at(rec, "process.user.id", "0");
+
+	rec = wait_setid("setuid", child, "user.changes.id", "0");
+	assert_str_at(rec, "event.outcome", "failure");
+	assert_str_at(rec, "event.reason", "the call needed CAP_SETUID: not held, refused");
+	assert_str_at(rec, "process.user.id", "65534");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -634,6 +711,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_memfd_exec, test_teardown),
 		cmocka_unit_test_teardown(test_exec_long_args, test_teardown),
 		cmocka_unit_test_teardown(test_exec_deep_cwd, test_teardown),
+		cmocka_unit_test_teardown(test_setid_by_capability, test_teardown),
 		cmocka_unit_test_teardown(test_counters_at_stop, test_teardown),
 	};
 
