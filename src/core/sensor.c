@@ -1629,7 +1629,7 @@ int cmd_run(int argc, char **argv)
 	struct itimerspec its = { { 0, TICK_NS }, { 0, TICK_NS } };
 	const char *output = NULL;
 	sigset_t mask;
-	int opt, rc = 1, err;
+	int opt, rc = 1, err, upd_err = 0;
 	bool no_content = false, booted = false;
 	unsigned ring_mb = 8;	/* ~700 B per event: ~12k events, 120 ms at 100k/s */
 
@@ -1795,19 +1795,10 @@ int cmd_run(int argc, char **argv)
 		goto cleanup;
 	}
 
-	if (s->upo.url) {
-		struct update_host uh = { .ctx = s, .activate = update_activate,
-					  .revoke = update_revoke, .kill_rules = update_kill_rules };
-
-		err = !s->upo.root ? -EINVAL : update_prepare(s);
-		if (!err) {
-			s->upd = update_proc__start(s, &s->upo, &uh);
-			err = s->upd ? 0 : -errno;
-		}
-		sensor__hook(s, "updater", !err, err == -EINVAL ? "--update-url needs --update-root" :
-			     err ? strerror(-err) : NULL);
-		err = 0;
-	}
+	/* the repository's content (update/current) is among what the engine
+	 * loads first; the updater itself starts with the hooks, below */
+	if (s->upo.url)
+		upd_err = !s->upo.root ? -EINVAL : update_prepare(s);
 	s->next_metrics_ns = clock_ns(CLOCK_MONOTONIC) + s->metrics_every_ns;
 	s->next_health_ns = clock_ns(CLOCK_MONOTONIC) + s->health_every_ns;
 	/* detection first (its records wait for sensor-started) */
@@ -1860,6 +1851,17 @@ int cmd_run(int argc, char **argv)
 		for (int i = 0; i < s->n_hooks; i++)
 			if (!strcmp(s->hooks[i].name, "lsm-self-protection"))
 				s->hooks[i].by_design = true;
+	}
+	if (s->upo.url) {
+		struct update_host uh = { .ctx = s, .activate = update_activate,
+					  .revoke = update_revoke, .kill_rules = update_kill_rules };
+
+		if (!upd_err) {
+			s->upd = update_proc__start(s, &s->upo, &uh);
+			upd_err = s->upd ? 0 : -errno;
+		}
+		sensor__hook(s, "updater", !upd_err, upd_err == -EINVAL ?
+			     "--update-url needs --update-root" : upd_err ? strerror(-upd_err) : NULL);
 	}
 	sensor_record(s, "state", "sensor-started", true, false);
 	release_held(s);

@@ -226,7 +226,8 @@ int sandbox__landlock(const struct sandbox_opts *o, struct sandbox_report *r)
 	if (abi >= 5)
 		attr.handled_access_fs |= LANDLOCK_ACCESS_FS_IOCTL_DEV;
 	if (abi >= 4) {
-		attr.handled_access_net = RW_LL_NET_BIND_TCP | RW_LL_NET_CONNECT_TCP;
+		if (!o->tcp_open)
+			attr.handled_access_net = RW_LL_NET_BIND_TCP | RW_LL_NET_CONNECT_TCP;
 		attr_size = offsetof(struct rw_landlock_attr, scoped);
 	}
 	if (abi >= 6) {
@@ -244,7 +245,7 @@ int sandbox__landlock(const struct sandbox_opts *o, struct sandbox_report *r)
 		err = ll_add(ruleset, o->ro_paths[i], ro, attr.handled_access_fs, r);
 	for (size_t i = 0; i < o->n_rw && !err; i++)
 		err = ll_add(ruleset, o->rw_paths[i], rw, attr.handled_access_fs, r);
-	for (size_t i = 0; i < o->n_tcp_connect && !err && abi >= 4; i++) {
+	for (size_t i = 0; i < o->n_tcp_connect && !err && attr.handled_access_net; i++) {
 		struct rw_landlock_net_port np = { .allowed_access = RW_LL_NET_CONNECT_TCP,
 						   .port = o->tcp_connect[i] };
 

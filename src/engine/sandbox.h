@@ -42,9 +42,10 @@ struct sandbox_opts {
 	unsigned nofile;		/* RLIMIT_NOFILE; 0: leave it */
 	uint64_t fsize_bytes;		/* RLIMIT_FSIZE; 0: leave it */
 	/* landlock ABI 4+: the TCP ports connect() may reach (none: no TCP
-	 * connect at all, no bind either way) */
+	 * connect at all, no bind either way), unless tcp_open */
 	const uint16_t *tcp_connect;
 	size_t n_tcp_connect;
+	bool tcp_open;			/* TCP left alone */
 	bool abstract_unix;		/* leave abstract unix sockets unscoped */
 };
 

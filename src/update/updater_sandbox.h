@@ -25,7 +25,9 @@
  *     outside (ABI 6+).
  *
  * Errors: 0 or -errno (seccomp could not be loaded: the updater must not
- * go on); what is in force, and what is not and why, is in `desc`.
+ * go on); landlock absent or failing is not an error (an updater that
+ * never starts would keep the host on old content). What is in force,
+ * and what is not and why, is in `desc`.
  */
 #ifndef RINGWARD_UPDATER_SANDBOX_H
 #define RINGWARD_UPDATER_SANDBOX_H

@@ -78,7 +78,7 @@ static int teardown(void **st)
 
 /* Run fn in a child that entered the sandbox as the updater does (working
  * directory = state, no_new_privs); its wait status. */
-static int in_sandbox(int (*fn)(void))
+static int in_sandbox_proxy(int (*fn)(void), const char *proxy)
 {
 	pid_t pid = fork();
 	int st = 0;
@@ -88,6 +88,8 @@ static int in_sandbox(int (*fn)(void))
 		char url[64], desc[512];
 
 		snprintf(url, sizeof(url), "http://127.0.0.1:%d/repo/", port_ok);
+		if (proxy)
+			setenv("http_proxy", proxy, 1);
 		if (chdir(state_dir) || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ||
 		    updater_sandbox__enter(url, desc, sizeof(desc)))
 			_exit(100);
@@ -95,6 +97,11 @@ static int in_sandbox(int (*fn)(void))
 	}
 	assert_int_equal(waitpid(pid, &st, 0), pid);
 	return st;
+}
+
+static int in_sandbox(int (*fn)(void))
+{
+	return in_sandbox_proxy(fn, NULL);
 }
 
 static int try_exec(void)
@@ -176,6 +183,12 @@ static int tcp(void)
 	return 0;
 }
 
+/* through a proxy the repository's port says nothing: TCP is left open */
+static int tcp_via_proxy(void)
+{
+	return tcp_to(port_other) == 0 ? 0 : 1;
+}
+
 static void test_exec_kills(void **st)
 {
 	int s = in_sandbox(try_exec);
@@ -231,6 +244,20 @@ static void test_tcp_ports(void **st)
 	assert_int_equal(WEXITSTATUS(s), 0);
 }
 
+static void test_tcp_open_with_proxy(void **st)
+{
+	int s;
+
+	(void)st;
+	if (landlock_abi() < 4) {
+		print_message("skipped: landlock ABI < 4 (no TCP rules) on this kernel\n");
+		skip();
+	}
+	s = in_sandbox_proxy(tcp_via_proxy, "http://127.0.0.1:3128/");
+	assert_true(WIFEXITED(s));
+	assert_int_equal(WEXITSTATUS(s), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -239,6 +266,7 @@ int main(void)
 		cmocka_unit_test(test_socket_families),
 		cmocka_unit_test(test_files),
 		cmocka_unit_test(test_tcp_ports),
+		cmocka_unit_test(test_tcp_open_with_proxy),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
