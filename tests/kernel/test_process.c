@@ -652,7 +652,6 @@ static void test_setid_by_capability(void **state)
 	json_object *started, *hooks, *rec;
 	bool in_force = false;
 	pid_t child;
-	int st;
 
 	RWT_SKIP_UNLESS_UP(sensor_up);
 	started = rwt_wait_for(&sensor, rwt_match_action, &m, 0);
@@ -666,17 +665,7 @@ static void test_setid_by_capability(void **state)
 			      "tracepoint on this kernel?)\n");
 		skip();
 	}
-	child = fork();
-	assert_true(child >= 0);
-	if (child == 0) {
-		if (setresgid(65534, 65534, 65534) != 0 || setresuid(65534, 65534, 65534) != 0)
-			_exit(1);
-		/* back to root: needs CAP_SETUID, which went with the uid */
-		_exit(setuid(0) == 0 ? 2 : 0);
-	}
-	rwt_kid_add(child);
-	st = rwt_kid_wait(child);
-	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	child = rwt_setid_child();
 
 	rec = wait_setid("setgid", child, "group.id", "65534");
 	assert_str_at(rec, "event.outcome", "success");

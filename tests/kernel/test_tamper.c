@@ -300,20 +300,9 @@ static void test_setid_in_child(void **state)
 {
 	json_object *rec;
 	pid_t child;
-	int st;
 
 	RWT_SKIP_UNLESS_UP(sensor_up);
-	child = fork();
-	assert_true(child >= 0);
-	if (child == 0) {
-		if (setresgid(65534, 65534, 65534) != 0 || setresuid(65534, 65534, 65534) != 0)
-			_exit(1);
-		/* and back: refused now */
-		_exit(setuid(0) == 0 ? 2 : 0);
-	}
-	rwt_kid_add(child);
-	st = rwt_kid_wait(child);
-	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	child = rwt_setid_child();
 
 	rec = wait_want((struct want){ "setgid", "process.pid", child, NULL, 0, "group.id", "65534" });
 	assert_str_at(rec, "event.outcome", "success");

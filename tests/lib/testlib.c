@@ -313,6 +313,24 @@ int rwt_kid_wait(pid_t pid)
 	return st;
 }
 
+pid_t rwt_setid_child(void)
+{
+	pid_t child = fork();
+	int st;
+
+	assert_true(child >= 0);
+	if (child == 0) {
+		if (setresgid(65534, 65534, 65534) != 0 || setresuid(65534, 65534, 65534) != 0)
+			_exit(1);
+		/* back to root: needs CAP_SETUID, which went with the uid */
+		_exit(setuid(0) == 0 ? 2 : 0);
+	}
+	rwt_kid_add(child);
+	st = rwt_kid_wait(child);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	return child;
+}
+
 void rwt_kids_reap(void)
 {
 	for (int i = 0; i < n_kids; i++) {

@@ -89,6 +89,9 @@ int rwt_kid_wait(pid_t pid);
 void rwt_kid_forget(pid_t pid);
 /* SIGKILL and reap every child still tracked. */
 void rwt_kids_reap(void);
+/* A child (root) that becomes uid/gid 65534 with setresgid + setresuid,
+ * then tries setuid(0), refused; waited for. Its pid. */
+pid_t rwt_setid_child(void);
 
 /* Make a fresh temporary directory under /tmp; returns a malloc'd path. */
 char *rwt_mkdtemp(const char *tag);
