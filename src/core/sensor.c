@@ -1281,6 +1281,11 @@ static void sv_write(void *ctx, struct rw_event *rec)
 	write_record(s, rec);
 }
 
+static void on_status_client(struct sensor *s, int fd, uint32_t events, void *ctx)
+{
+	status_sock__accept(s->status);
+}
+
 /* One turn of the event loop: wait up to timeout_ms, run what is ready.
  * -1 when the loop cannot go on. */
 static int loop_once(struct sensor *s, int timeout_ms)
@@ -1871,6 +1876,9 @@ int cmd_run(int argc, char **argv)
 	if (!s->status)
 		fprintf(stderr, "ringward run: status socket %s: %s\n", s->status_path,
 			strerror(errno));
+	else if ((err = sensor__watch_fd(s, status_sock__fd(s->status), on_status_client, NULL)))
+		fprintf(stderr, "ringward run: status socket %s: %s\n", s->status_path,
+			strerror(-err));
 	write_status(s, "running");
 
 	while (!s->stop)

@@ -135,7 +135,7 @@ static void client_close(struct client *c)
 	c->sent = 0;
 }
 
-/* false when nobody is waiting (the tick stops asking) */
+/* false when nobody is waiting (the loop stops asking) */
 static bool accept_one(struct status_sock *ss)
 {
 	struct ucred cred;
@@ -164,14 +164,31 @@ static bool accept_one(struct status_sock *ss)
 	return true;
 }
 
-void status_sock__tick(struct status_sock *ss)
+int status_sock__fd(const struct status_sock *ss)
 {
-	uint64_t now;
+	return ss ? ss->fd : -1;
+}
 
+void status_sock__accept(struct status_sock *ss)
+{
 	if (!ss)
 		return;
 	for (int i = 0; i < STATUS_MAX_CLIENTS && accept_one(ss); i++)
 		;
+	status_sock__tick(ss);	/* the answer goes out now, not at the next tick */
+}
+
+void status_sock__tick(struct status_sock *ss)
+{
+	uint64_t now;
+	bool any = false;
+
+	if (!ss)
+		return;
+	for (int i = 0; i < STATUS_MAX_CLIENTS; i++)
+		any |= ss->cl[i].fd >= 0;
+	if (!any)
+		return;	/* idle: no syscall */
 	now = mono_ns();
 	for (int i = 0; i < STATUS_MAX_CLIENTS; i++) {
 		struct client *c = &ss->cl[i];
