@@ -4,13 +4,14 @@
 #
 # PKGS are needed to build and test; a failure to install them stops the
 # build. OPT_PKGS serve one test each (nginx-light: the end-to-end content
-# delivery test, which skips with the reason when nginx is missing): they
-# are installed when possible, and a failure only warns.
+# delivery test, which skips with the reason when nginx is missing;
+# openssl: its https part, which makes a CA and a certificate): they are
+# installed when possible, and a failure only warns.
 set -eu
 PKGS="clang llvm make pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev \
 libyaml-dev libhyperscan-dev libpcre2-dev libsodium-dev libcurl4-openssl-dev \
 libseccomp-dev libcmocka-dev libjson-c-dev libpng-dev libclang-rt-14-dev iproute2 procps"
-OPT_PKGS="nginx-light"
+OPT_PKGS="nginx-light openssl"
 
 missing_of() {
     m=""
