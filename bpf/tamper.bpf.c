@@ -64,6 +64,7 @@ int BPF_PROG(signal_generate, int sig, struct kernel_siginfo *info, struct task_
  */
 #define RW_CAP_SETGID	6	/* include/uapi/linux/capability.h */
 #define RW_CAP_SETUID	7
+#define RW_TS_COMPAT	0x0002	/* arch/x86/include/asm/thread_info.h */
 
 static __always_inline bool rw_is_setid_nr(long nr)
 {
@@ -79,6 +80,7 @@ int BPF_PROG(cap_capable, const struct cred *cred, struct user_namespace *target
 	     const struct user_namespace *capable_ns, int cap, int ret)
 {
 	struct rw_rec_setid *r;
+	struct task_struct *task;
 	struct pt_regs *regs;
 	long nr;
 
@@ -86,10 +88,12 @@ int BPF_PROG(cap_capable, const struct cred *cred, struct user_namespace *target
 		return 0;
 	if (rw_cfg.setid_by_syscalls || rw_is_self(bpf_get_current_pid_tgid() >> 32))
 		return 0;
-#ifndef __TARGET_ARCH_x86
-	return 0;	/* the numbers and registers below are x86_64's */
-#endif
-	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+#ifdef __TARGET_ARCH_x86	/* the numbers and registers below are x86_64's */
+	task = bpf_get_current_task_btf();
+	/* a 32-bit process numbers its syscalls otherwise: not ours to read */
+	if (BPF_CORE_READ(task, thread_info.status) & RW_TS_COMPAT)
+		return 0;
+	regs = (struct pt_regs *)bpf_task_pt_regs(task);
 	nr = BPF_CORE_READ(regs, orig_ax);
 	if (!rw_is_setid_nr(nr))
 		return 0;
@@ -107,5 +111,6 @@ int BPF_PROG(cap_capable, const struct cred *cred, struct user_namespace *target
 	r->via = RW_SETID_CAP;
 	r->pad = 0;
 	rw_submit(r);
+#endif
 	return 0;
 }
