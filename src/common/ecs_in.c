@@ -499,6 +499,8 @@ int ecs__parse_time(const char *s, size_t len, int64_t *ns)
 		return -EINVAL;
 	if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 || mi > 59 || se > 60)
 		return -EINVAL;
+	if (mo == 2 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))
+		return -EINVAL;	/* no 29 February that year */
 	if (s[i] == '.') {
 		i++;
 		while (i < len && s[i] >= '0' && s[i] <= '9') {

@@ -18,6 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "engine/bundle.h"
+
 #define SIDECAR_MAX	(64 * 1024)
 #define COPY_CHUNK	(256 * 1024)
 
@@ -112,23 +114,6 @@ static int fsync_path_dir(const char *path)
 
 /* ---- files ---- */
 
-static int write_all(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-
-	while (len) {
-		ssize_t w = write(fd, p, len);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		p += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
-
 /* sha256 of fd's bytes from offset 0 (hex into out), and the size; when
  * to >= 0 the bytes are also written there. */
 static int hash_fd(int fd, char out[65], int64_t *size, int to)
@@ -153,7 +138,7 @@ static int hash_fd(int fd, char out[65], int64_t *size, int to)
 		if (r == 0)
 			break;
 		crypto_hash_sha256_update(&h, buf, (size_t)r);
-		if (to >= 0 && (err = write_all(to, buf, (size_t)r)))
+		if (to >= 0 && (err = bundle__write_all(to, buf, (size_t)r)))
 			break;
 		off += r;
 	}
@@ -365,9 +350,9 @@ static int write_sidecar(int dfd, const struct quarantine_entry *e)
 		free(text);
 		return -errno;
 	}
-	err = write_all(fd, text, strlen(text));
+	err = bundle__write_all(fd, text, strlen(text));
 	if (!err)
-		err = write_all(fd, "\n", 1);
+		err = bundle__write_all(fd, "\n", 1);
 	if (!err && fsync(fd))
 		err = -errno;
 	close(fd);

@@ -218,7 +218,6 @@ struct copy_budget {
 
 static int copy_file(int sfd, int dfd, const char *name, struct copy_budget *b)
 {
-	char buf[65536];
 	struct stat st;
 	int in, out = -1, err = 0;
 
@@ -234,36 +233,7 @@ static int copy_file(int sfd, int dfd, const char *name, struct copy_budget *b)
 		err = -errno;
 		goto cleanup;
 	}
-	for (;;) {
-		ssize_t n = read(in, buf, sizeof(buf)), off = 0;
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			err = -errno;
-			goto cleanup;
-		}
-		if (n == 0)
-			break;
-		b->bytes += (uint64_t)n;
-		if (b->bytes > b->max_bytes) {
-			err = -EFBIG;
-			goto cleanup;
-		}
-		while (off < n) {
-			ssize_t w = write(out, buf + off, (size_t)(n - off));
-
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w < 0) {
-				err = -errno;
-				goto cleanup;
-			}
-			off += w;
-		}
-	}
-	if (fsync(out))
-		err = -errno;
+	err = bundle__copy_fd(in, out, &b->bytes, b->max_bytes);
 cleanup:
 	if (out >= 0)
 		close(out);

@@ -19,6 +19,7 @@
 #include <unistd.h>
 #include <yaml.h>
 
+#include "common/ecs_in.h"
 #include "engine/anti_rollback.h"
 #include "engine/content_sign.h"
 #include "engine/sigma.h"
@@ -132,52 +133,16 @@ int bundle__version_cmp(const char *a, const char *b, int *cmp)
 	return 0;
 }
 
-static bool is_leap(long y)
-{
-	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-/* Days from 1970-01-01 to y-m-d (proleptic Gregorian), without the C
- * library's time zone. */
-static int64_t days_from_civil(long y, long m, long d)
-{
-	long era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return (int64_t)era * 146097 + doe - 719468;
-}
-
-static bool digits(const char *s, int n, long *out)
-{
-	*out = 0;
-	for (int i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-		*out = *out * 10 + (s[i] - '0');
-	}
-	return true;
-}
-
 int bundle__parse_time(const char *s, size_t n, int64_t *t)
 {
-	static const int mdays[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-	long y, mo, d, h, mi, se;
+	int64_t ns;
 
-	/* YYYY-MM-DDTHH:MM:SSZ */
-	if (n != 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' ||
-	    s[16] != ':' || s[19] != 'Z')
+	/* manifests take one form of RFC 3339: YYYY-MM-DDTHH:MM:SSZ, from
+	 * 1970, no leap second; the ECS reader's parser does the rest */
+	if (n != 20 || s[10] != 'T' || s[19] != 'Z' || (s[17] == '6' && s[18] == '0') ||
+	    ecs__parse_time(s, n, &ns) || ns < 0)
 		return -EINVAL;
-	if (!digits(s, 4, &y) || !digits(s + 5, 2, &mo) || !digits(s + 8, 2, &d) ||
-	    !digits(s + 11, 2, &h) || !digits(s + 14, 2, &mi) || !digits(s + 17, 2, &se))
-		return -EINVAL;
-	if (y < 1970 || mo < 1 || mo > 12 || d < 1 ||
-	    d > mdays[mo - 1] + (mo == 2 && is_leap(y)) || h > 23 || mi > 59 || se > 59)
-		return -EINVAL;
-	*t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se;
+	*t = ns / 1000000000;
 	return 0;
 }
 
@@ -255,6 +220,64 @@ static const char *bad_path(const char *p, size_t n)
 	if (n == strlen(BUNDLE_SIGNATURE) && !memcmp(p, BUNDLE_SIGNATURE, n))
 		return "the signature file (it signs the manifest and is not listed)";
 	return NULL;
+}
+
+int bundle__copy_fd(int in, int out, uint64_t *total, uint64_t max)
+{
+	char buf[65536];
+	int err;
+
+	for (;;) {
+		ssize_t r = read(in, buf, sizeof(buf));
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (r == 0)
+			break;
+		*total += (uint64_t)r;
+		if (*total > max)
+			return -EFBIG;
+		err = bundle__write_all(out, buf, (size_t)r);
+		if (err)
+			return err;
+	}
+	return fsync(out) ? -errno : 0;
+}
+
+int bundle__write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len) {
+		ssize_t w = write(fd, p, len);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -errno;
+		p += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+int bundle__write_new(const char *path, unsigned mode, const void *buf, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, (mode_t)mode);
+	int err;
+
+	if (fd < 0)
+		return -errno;
+	err = fchmod(fd, (mode_t)mode) ? -errno : bundle__write_all(fd, buf, len);
+	if (!err && fsync(fd))
+		err = -errno;
+	if (close(fd) && !err)
+		err = -errno;
+	if (err)
+		unlink(path);
+	return err;
 }
 
 int bundle__read_file(const char *path, size_t max, char **buf, size_t *len)
@@ -1183,7 +1206,6 @@ int bundle__write_file_atomic(const char *dir, const char *name, const char *buf
 			      unsigned mode, struct diag *d)
 {
 	char *tmp = NULL, *dst = join(dir, name);
-	size_t off = 0;
 	int fd = -1, err = 0;
 
 	if (!dst || asprintf(&tmp, "%s/.%s.XXXXXX", dir, name) < 0) {
@@ -1198,23 +1220,17 @@ int bundle__write_file_atomic(const char *dir, const char *name, const char *buf
 		tmp = NULL;
 		goto cleanup;
 	}
-	while (off < len) {
-		ssize_t r = write(fd, buf + off, len - off);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			err = -errno;
-			goto cleanup;
-		}
-		off += (size_t)r;
-	}
-	if (fchmod(fd, (mode_t)mode) || fsync(fd) || close(fd)) {
-		err = -errno;
-		fd = -1;
+	err = bundle__write_all(fd, buf, len);
+	if (err)
 		goto cleanup;
+	if (fchmod(fd, (mode_t)mode) || fsync(fd)) {
+		err = -errno;
+		goto cleanup;	/* closed there */
 	}
+	err = close(fd) ? -errno : 0;
 	fd = -1;
+	if (err)
+		goto cleanup;
 	if (rename(tmp, dst)) {
 		err = -errno;
 		goto cleanup;

@@ -155,6 +155,15 @@ void content_info__free(struct content_info *ci);
  * bytes into *buf (from malloc(), caller frees; NUL-terminated). 0,
  * -EFBIG when larger, or -errno. */
 int bundle__read_file(const char *path, size_t max, char **buf, size_t *len);
+/* Write all of buf to fd (retrying short writes and EINTR). 0 or -errno. */
+int bundle__write_all(int fd, const void *buf, size_t len);
+/* Create path exclusively (never through a link), with exactly mode
+ * whatever the umask, write buf and fsync; removed again on failure. */
+int bundle__write_new(const char *path, unsigned mode, const void *buf, size_t len);
+/* Copy in to out until end of file, then fsync out; *total counts the
+ * bytes (it may carry a count from earlier files) and -EFBIG stops the
+ * copy once it passes max. 0 or -errno. */
+int bundle__copy_fd(int in, int out, uint64_t *total, uint64_t max);
 
 struct bundle_write {
 	const char *name;

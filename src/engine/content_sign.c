@@ -282,41 +282,6 @@ int sign_trust__load(struct sign_trust *t, const char *const paths[], size_t n, 
 
 /* ---- key generation ---- */
 
-/* Create path exclusively with mode and write buf; fsync. */
-static int write_new(const char *path, mode_t mode, const char *buf, size_t len)
-{
-	size_t off = 0;
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
-	int err = 0;
-
-	if (fd < 0)
-		return -errno;
-	/* the mode exactly, whatever the umask */
-	if (fchmod(fd, mode)) {
-		err = -errno;
-		goto cleanup;
-	}
-	while (off < len) {
-		ssize_t w = write(fd, buf + off, len - off);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			err = -errno;
-			goto cleanup;
-		}
-		off += (size_t)w;
-	}
-	if (fsync(fd))
-		err = -errno;
-cleanup:
-	if (close(fd) && !err)
-		err = -errno;
-	if (err)
-		unlink(path);
-	return err;
-}
-
 int sign__keygen(const char *prefix, char *id_out, struct diag *d)
 {
 	uint8_t pk[32], sk[64];
@@ -354,7 +319,7 @@ int sign__keygen(const char *prefix, char *id_out, struct diag *d)
 		err = -ENOMEM;
 		goto cleanup;
 	}
-	err = write_new(kpath, 0600, text, (size_t)n);
+	err = bundle__write_new(kpath, 0600, text, (size_t)n);
 	sodium_memzero(text, (size_t)n);
 	free(text);
 	text = NULL;
@@ -370,7 +335,7 @@ int sign__keygen(const char *prefix, char *id_out, struct diag *d)
 		text = NULL;
 		err = -ENOMEM;
 	} else {
-		err = write_new(ppath, 0644, text, (size_t)n);
+		err = bundle__write_new(ppath, 0644, text, (size_t)n);
 	}
 	if (err) {
 		diag__add(d, DIAG_ERROR, ppath, 0, 0, NULL, "cannot write: %s", strerror(-err));

@@ -94,9 +94,8 @@ static void rm_tree(const char *path)
  * fsync'd. At most max bytes. */
 static int copy_file(const char *src, const char *dst, size_t max, bool follow)
 {
-	char buf[65536];
 	struct stat st;
-	size_t total = 0;
+	uint64_t total = 0;
 	int in, out = -1, err = 0;
 
 	in = open(src, O_RDONLY | O_CLOEXEC | O_NONBLOCK | (follow ? 0 : O_NOFOLLOW));
@@ -115,36 +114,7 @@ static int copy_file(const char *src, const char *dst, size_t max, bool follow)
 		err = -errno;
 		goto cleanup;
 	}
-	for (;;) {
-		ssize_t r = read(in, buf, sizeof(buf)), off = 0;
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			err = -errno;
-			goto cleanup;
-		}
-		if (r == 0)
-			break;
-		total += (size_t)r;
-		if (total > max) {
-			err = -EFBIG;
-			goto cleanup;
-		}
-		while (off < r) {
-			ssize_t w = write(out, buf + off, (size_t)(r - off));
-
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w < 0) {
-				err = -errno;
-				goto cleanup;
-			}
-			off += w;
-		}
-	}
-	if (fsync(out))
-		err = -errno;
+	err = bundle__copy_fd(in, out, &total, max);
 cleanup:
 	if (out >= 0 && close(out) && !err)
 		err = -errno;

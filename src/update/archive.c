@@ -14,6 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "engine/bundle.h"
+
 #define fail tuf_err__set	/* the update/ modules' one way to refuse (tuf.h) */
 
 #define MAGIC_LEN	8
@@ -322,21 +324,6 @@ struct unpack_ctx {
 	const char *dir;
 };
 
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 static int unpack_one(void *vctx, const struct archive_entry *ent)
 {
 	struct unpack_ctx *c = vctx;
@@ -361,7 +348,7 @@ static int unpack_one(void *vctx, const struct archive_entry *ent)
 					   (int)ent->path_len, ent->path, strerror(errno));
 				break;
 			}
-			err = write_all(fd, ent->data, ent->size);
+			err = bundle__write_all(fd, ent->data, ent->size);
 			if (!err && (fchmod(fd, 0644) || fsync(fd)))
 				err = -errno;
 			close(fd);

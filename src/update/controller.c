@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/ecs_in.h"
 #include "engine/bundle.h"
 
 /* A health record's counters at one time (eval_ns: the total, from the
@@ -85,63 +86,15 @@ const char *ctl_check__name(enum ctl_check c)
 
 /* ---- time ---- */
 
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-	int64_t era;
-	unsigned yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = (unsigned)(y - era * 400);
-	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + (int64_t)doe - 719468;
-}
-
-static bool digits(const char *s, size_t n, unsigned *v)
-{
-	*v = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-		*v = *v * 10 + (unsigned)(s[i] - '0');
-	}
-	return true;
-}
-
+/* RFC 3339, whole seconds (rounded down): the ECS reader's parser. */
 int controller__parse_time(const char *s, size_t n, int64_t *t)
 {
-	static const unsigned mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-	unsigned y, mo, d, h, mi, se, zh, zm;
-	size_t i = 19;
-	int64_t off = 0;
+	int64_t ns;
+	int err = ecs__parse_time(s, n, &ns);
 
-	if (n < 20 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't') ||
-	    s[13] != ':' || s[16] != ':' || !digits(s, 4, &y) || !digits(s + 5, 2, &mo) ||
-	    !digits(s + 8, 2, &d) || !digits(s + 11, 2, &h) || !digits(s + 14, 2, &mi) ||
-	    !digits(s + 17, 2, &se))
-		return -EINVAL;
-	if (s[i] == '.') {
-		size_t j = ++i;
-
-		while (i < n && s[i] >= '0' && s[i] <= '9')
-			i++;
-		if (i == j)
-			return -EINVAL;
-	}
-	if (i + 1 == n && (s[i] == 'Z' || s[i] == 'z')) {
-		off = 0;
-	} else if (i + 6 == n && (s[i] == '+' || s[i] == '-') && s[i + 3] == ':' &&
-		   digits(s + i + 1, 2, &zh) && digits(s + i + 4, 2, &zm) && zh < 24 && zm < 60) {
-		off = (int64_t)(zh * 60 + zm) * 60 * (s[i] == '+' ? 1 : -1);
-	} else {
-		return -EINVAL;
-	}
-	if (mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || se > 60)
-		return -EINVAL;
-	if (d > mdays[mo - 1] + (mo == 2 && y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))
-		return -EINVAL;
-	*t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + (se > 59 ? 59 : se) - off;
+	if (err)
+		return err;
+	*t = ns / 1000000000 - (ns % 1000000000 < 0);
 	return 0;
 }
 

@@ -313,35 +313,6 @@ void tuf_signer__wipe(struct tuf_signer *s)
 	sodium_memzero(s->sk, sizeof(s->sk));
 }
 
-static int write_new(const char *path, unsigned mode, const char *buf, size_t len)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
-	size_t off = 0;
-	int err = 0;
-
-	if (fd < 0)
-		return -errno;
-	while (off < len) {
-		ssize_t w = write(fd, buf + off, len - off);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			err = -errno;
-			goto cleanup;
-		}
-		off += (size_t)w;
-	}
-	if (fchmod(fd, mode) || fsync(fd))
-		err = -errno;
-cleanup:
-	if (close(fd) && !err)
-		err = -errno;
-	if (err)
-		unlink(path);
-	return err;
-}
-
 static char *key_file_text(const struct tuf_signer *s, bool secret)
 {
 	json_object *k = json_object_new_object(), *kv = json_object_new_object();
@@ -406,7 +377,7 @@ int tuf_signer__write(const struct tuf_signer *s, const char *prefix, struct tuf
 		err = fail(e, -ENOMEM, "%s: out of memory", kpath);
 		goto cleanup;
 	}
-	err = write_new(kpath, 0600, text, strlen(text));
+	err = bundle__write_new(kpath, 0600, text, strlen(text));
 	sodium_memzero(text, strlen(text));
 	free(text);
 	text = NULL;
@@ -415,7 +386,7 @@ int tuf_signer__write(const struct tuf_signer *s, const char *prefix, struct tuf
 		goto cleanup;
 	}
 	text = key_file_text(s, false);
-	err = text ? write_new(ppath, 0644, text, strlen(text)) : -ENOMEM;
+	err = text ? bundle__write_new(ppath, 0644, text, strlen(text)) : -ENOMEM;
 	if (err) {
 		fail(e, err, "%s: cannot write: %s", ppath, strerror(-err));
 		unlink(kpath);	/* half a key pair is no key pair */

@@ -253,6 +253,9 @@ static void test_times(void **state)
 	assert_int_equal(ecs__parse_time("1969-12-31T23:59:59Z", 20, &ns), 0);
 	assert_int_equal(ns, -1000000000LL);
 	assert_int_equal(ecs__parse_time("2026-13-01T00:00:00Z", 20, &ns), -EINVAL);
+	assert_int_equal(ecs__parse_time("2025-02-29T00:00:00Z", 20, &ns), -EINVAL);
+	assert_int_equal(ecs__parse_time("2100-02-29T00:00:00Z", 20, &ns), -EINVAL);
+	assert_int_equal(ecs__parse_time("2000-02-29T00:00:00Z", 20, &ns), 0);
 	assert_int_equal(ecs__parse_time("2026-11-26 08:12:23Z", 20, &ns), -EINVAL);
 	assert_int_equal(ecs__parse_time("2026-11-26T08:12:23", 19, &ns), -EINVAL);
 	assert_int_equal(ecs__parse_time("2026-11-26T08:12:23.Z", 21, &ns), -EINVAL);
