@@ -29,6 +29,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "common/clock.h"
 #include "ringward/abi.h"
 #include "core/bpf_selfcheck.h"
 #include "core/sensor.h"
@@ -229,14 +230,6 @@ static void lb_why(char *why, size_t len, const char *what, int err)
 }
 
 /* ---- loading ------------------------------------------------------------ */
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 static int reuse_map(struct bpf_object *obj, const char *name, int fd)
 {
@@ -994,7 +987,7 @@ static void on_tick(struct sensor *s, void *ctx)
 	if (b->rb)
 		ring_buffer__consume(b->rb);
 	if (b->scan_on || b->check) {
-		uint64_t now = mono_ns();
+		uint64_t now = rw_clock_ns(CLOCK_MONOTONIC);
 
 		if (now >= b->next_scan_ns) {
 			b->next_scan_ns = now + SCAN_EVERY_NS;
@@ -1109,12 +1102,12 @@ struct bpf_source *bpf_source__start(struct sensor *s)
 			sensor__hook(s, "bpf-prog-scan", false, why);
 		} else {
 			b->scan_on = true;
-			b->next_scan_ns = mono_ns() + SCAN_EVERY_NS;
+			b->next_scan_ns = rw_clock_ns(CLOCK_MONOTONIC) + SCAN_EVERY_NS;
 			sensor__hook(s, "bpf-prog-scan", true, NULL);
 		}
 	}
 	if (b->check && bpf_selfcheck__count(b->check)) {
-		b->next_scan_ns = mono_ns() + SCAN_EVERY_NS;
+		b->next_scan_ns = rw_clock_ns(CLOCK_MONOTONIC) + SCAN_EVERY_NS;
 		sensor__hook(s, "bpf-selfcheck", true, NULL);
 	} else {
 		bpf_selfcheck__free(b->check);

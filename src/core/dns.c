@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "core/sensor.h"
 
 #define DNS_T_A		1
@@ -570,14 +571,6 @@ struct dns_source {
 	bool emitting;			/* inside sensor__emit: don't read the socket */
 };
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 static void ip_str(int family, const uint8_t *a, char *buf, size_t cap)
 {
 	if (!inet_ntop(family, a, buf, (socklen_t)cap))
@@ -629,7 +622,7 @@ static bool take_packet(struct dns_source *d, size_t n, struct dns_answer *a)
 	}
 	if (a->n_addrs == 0)
 		return false;	/* NXDOMAIN, or a type we don't map */
-	now = mono_ns();
+	now = rw_clock_ns(CLOCK_MONOTONIC);
 	for (unsigned i = 0; i < a->n_addrs; i++)
 		dns_cache__put(d->cache, a->addrs[i].family, a->addrs[i].addr, a->qname,
 			       a->addrs[i].ttl, now);
@@ -727,7 +720,7 @@ void dns_source__enrich(struct dns_source *d, struct rw_event *ev)
 		return;
 	if (!d->emitting)
 		drain(d, true);
-	name = dns_cache__get(d->cache, family, addr, mono_ns());
+	name = dns_cache__get(d->cache, family, addr, rw_clock_ns(CLOCK_MONOTONIC));
 	if (name)
 		rw_event__set_cstr(ev, RW_F_DEST_DOMAIN, name);
 }

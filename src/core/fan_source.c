@@ -10,6 +10,7 @@
  * keeps a filesystem busy (umount, container teardown).
  */
 #include "core/fan_source.h"
+#include "common/clock.h"
 #include "core/mounts.h"
 
 #include <dirent.h>
@@ -278,14 +279,6 @@ struct fan_source {
 	struct fobj obj, obj2, mv;
 	char tmp[PATH_CAP];
 };
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 /* ---- keys and handles --------------------------------------------------- */
 
@@ -750,7 +743,7 @@ static void pend_add(struct fan_source *f, pid_t pid, const struct fkey *k, cons
 	}
 	slot->used = true;
 	slot->pid = pid;
-	slot->t_ns = mono_ns();
+	slot->t_ns = rw_clock_ns(CLOCK_MONOTONIC);
 	slot->key = *k;
 	slot->path = o->resolved ? strdup(o->path) : NULL;
 	slot->name = strdup(o->name ? o->name : "");
@@ -1252,7 +1245,7 @@ static void on_tick(struct sensor *s, void *ctx)
 	flush_move(f);
 	forget_gone(f);
 	close_mount_fds(f);
-	now = mono_ns();
+	now = rw_clock_ns(CLOCK_MONOTONIC);
 	pend_expire(f, now, false);
 	if (now >= f->next_mount_check_ns) {
 		f->next_mount_check_ns = now + 1000000000ULL;
@@ -1489,7 +1482,7 @@ struct fan_source *fan_source__start(struct sensor *s)
 		if (!f->fifos_full)
 			sensor__hook(s, FIFO_HOOK, true, NULL);
 	}
-	f->next_mount_check_ns = mono_ns() + 1000000000ULL;
+	f->next_mount_check_ns = rw_clock_ns(CLOCK_MONOTONIC) + 1000000000ULL;
 	err = sensor__on_tick(s, on_tick, f);
 	if (err) {
 		sensor__hook(s, "fanotify", false, "cannot register with the sensor's tick");

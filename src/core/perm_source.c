@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/event.h"
 #include "common/protected.h"
 #include "core/mounts.h"
@@ -114,22 +115,6 @@ struct perm_source {
 	unsigned n_notes, notes_lost;
 	_Atomic uint64_t pc[PC__COUNT];
 };
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t real_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 static void count(struct perm_source *ps, enum pc c)
 {
@@ -408,7 +393,7 @@ static void fill_event(struct perm_source *ps, struct slot *sl, pid_t tgid, pid_
 	const char *base = strrchr(path, '/');
 
 	rw_event__reset(ev);
-	rw_event__set_time(ev, RW_F_TIMESTAMP, real_ns());
+	rw_event__set_time(ev, RW_F_TIMESTAMP, rw_clock_ns(CLOCK_REALTIME));
 	rw_event__set_cstr(ev, RW_F_EVENT_KIND, "event");
 	rw_event__set_int(ev, RW_F_RW_VERDICT_ID, (int64_t)sl->id);
 	rw_event__set_int(ev, RW_F_PROC_PID, tgid);
@@ -550,7 +535,7 @@ static void handle(struct perm_source *ps, const struct fanotify_event_metadata 
 	sl->essential = exec && protected__essential_exe(path);
 	memcpy(sl->key, key, sizeof(key));
 	sl->gen = ps->gen;
-	sl->deadline_ns = mono_ns() + ps->deadline_ns;
+	sl->deadline_ns = rw_clock_ns(CLOCK_MONOTONIC) + ps->deadline_ns;
 	pthread_mutex_unlock(&ps->lock);
 
 	/* 4. to the run loop, which asks the engine (the slot is ours alone
@@ -622,7 +607,7 @@ static void *perm_thread(void *arg)
 					close(md->fd);
 			}
 		}
-		expire(ps, mono_ns(), &timeout);
+		expire(ps, rw_clock_ns(CLOCK_MONOTONIC), &timeout);
 	}
 	return NULL;
 }
@@ -824,7 +809,7 @@ static void tamper_alert(struct perm_source *ps, const struct note *n)
 	const char *base = strrchr(n->path, '/');
 
 	rw_event__reset(ev);
-	rw_event__set_time(ev, RW_F_TIMESTAMP, real_ns());
+	rw_event__set_time(ev, RW_F_TIMESTAMP, rw_clock_ns(CLOCK_REALTIME));
 	rw_event__set_cstr(ev, RW_F_EVENT_KIND, "alert");
 	rw_event__set_cstr(ev, RW_F_EVENT_ACTION, "sensor-file-write-denied");
 	rw_event__set_cstr(ev, RW_F_EVENT_CATEGORY, "file");
@@ -871,7 +856,7 @@ void perm_source__refresh(struct perm_source *ps)
 static void on_tick(struct sensor *s, void *ctx)
 {
 	struct perm_source *ps = ctx;
-	uint64_t now = mono_ns();
+	uint64_t now = rw_clock_ns(CLOCK_MONOTONIC);
 	struct note notes[N_NOTES];
 	unsigned n_notes, lost;
 
@@ -968,7 +953,7 @@ struct perm_source *perm_source__start(struct sensor *s, struct supervisor *sv,
 		return NULL;
 	}
 	mark_protected(ps);
-	ps->next_mark_ns = mono_ns() + 2000000000ULL;
+	ps->next_mark_ns = rw_clock_ns(CLOCK_MONOTONIC) + 2000000000ULL;
 	on_tick(s, ps);
 	return ps;
 }

@@ -32,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "ringward/abi.h"
 
 #define NSEC_PER_SEC	1000000000ULL
@@ -379,14 +380,6 @@ static struct pt_entry *entry__new(pid_t pid)
 
 /* ---- construction ------------------------------------------------------ */
 
-static uint64_t clock_ns(clockid_t c)
-{
-	struct timespec ts;
-
-	clock_gettime(c, &ts);
-	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
-}
-
 static void find_cgroup2(struct proc_table *pt)
 {
 	static const char *const bases[] = { "/sys/fs/cgroup", "/sys/fs/cgroup/unified" };
@@ -428,7 +421,7 @@ struct proc_table *proc_table__new(size_t max_entries)
 		pt->hz = 100;
 	pt->tick_ns = NSEC_PER_SEC / (uint64_t)pt->hz;
 	/* realtime - boottime: the same base the sensor uses for kernel stamps */
-	pt->boot_real_ns = (int64_t)clock_ns(CLOCK_REALTIME) - (int64_t)clock_ns(CLOCK_BOOTTIME);
+	pt->boot_real_ns = (int64_t)rw_clock_ns(CLOCK_REALTIME) - (int64_t)rw_clock_ns(CLOCK_BOOTTIME);
 	find_cgroup2(pt);
 	return pt;
 }
@@ -796,7 +789,7 @@ static struct pt_entry *lookup_or_read(struct proc_table *pt, pid_t pid)
 		if (!e)
 			return NULL;
 		e->exited = true;
-		e->exit_ns = clock_ns(CLOCK_REALTIME);
+		e->exit_ns = rw_clock_ns(CLOCK_REALTIME);
 	}
 	make_room(pt, NULL, 0, true);
 	insert(pt, e);
@@ -1032,7 +1025,7 @@ void proc_table__exit(struct proc_table *pt, pid_t pid, uint64_t ts_ns)
 		return;
 	list_unlink(&pt->live, e);
 	e->exited = true;
-	e->exit_ns = ts_ns ? ts_ns : clock_ns(CLOCK_REALTIME);
+	e->exit_ns = ts_ns ? ts_ns : rw_clock_ns(CLOCK_REALTIME);
 	list_push_tail(&pt->dead, e);
 }
 

@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "common/clock.h"
 #include "common/ecs_out.h"
 #include "core/bpf_source.h"
 #include "core/dns.h"
@@ -300,14 +301,6 @@ bool sensor__group_enabled(struct sensor *s, const char *group)
 	return false;
 }
 
-static uint64_t clock_ns(clockid_t c)
-{
-	struct timespec ts;
-
-	clock_gettime(c, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 static void update_clock_offset(struct sensor *s)
 {
 	/* take the pair whose boottime reads are closest together */
@@ -315,9 +308,9 @@ static void update_clock_offset(struct sensor *s)
 	uint64_t best_gap = UINT64_MAX;
 
 	for (int i = 0; i < 3; i++) {
-		uint64_t b1 = clock_ns(CLOCK_BOOTTIME);
-		uint64_t r = clock_ns(CLOCK_REALTIME);
-		uint64_t b2 = clock_ns(CLOCK_BOOTTIME);
+		uint64_t b1 = rw_clock_ns(CLOCK_BOOTTIME);
+		uint64_t r = rw_clock_ns(CLOCK_REALTIME);
+		uint64_t b2 = rw_clock_ns(CLOCK_BOOTTIME);
 
 		if (b2 - b1 < best_gap) {
 			best_gap = b2 - b1;
@@ -434,7 +427,7 @@ void sensor__emit(struct sensor *s, struct rw_event *ev)
 	pid_t pid = (pid_t)rw_event__int(ev, RW_F_PROC_PID, 0);
 
 	if (!rw_event__has(ev, RW_F_TIMESTAMP))
-		rw_event__set_time(ev, RW_F_TIMESTAMP, clock_ns(CLOCK_REALTIME));
+		rw_event__set_time(ev, RW_F_TIMESTAMP, rw_clock_ns(CLOCK_REALTIME));
 	if (!rw_event__has(ev, RW_F_EVENT_KIND))
 		rw_event__set_cstr(ev, RW_F_EVENT_KIND, "event");
 	rw_event__set_int(ev, RW_F_EVENT_SEQUENCE, (int64_t)++s->seq);
@@ -699,7 +692,7 @@ static void respond(struct sensor *s, struct rw_event *al)
 void sensor__write(struct sensor *s, struct rw_event *rec)
 {
 	if (!rw_event__has(rec, RW_F_TIMESTAMP))
-		rw_event__set_time(rec, RW_F_TIMESTAMP, clock_ns(CLOCK_REALTIME));
+		rw_event__set_time(rec, RW_F_TIMESTAMP, rw_clock_ns(CLOCK_REALTIME));
 	add_host(s, rec);
 	rw_event__set_int(rec, RW_F_EVENT_SEQUENCE, (int64_t)++s->seq);
 	write_record(s, rec);
@@ -738,7 +731,7 @@ static void sensor_record(struct sensor *s, const char *kind, const char *action
 	char buf[512];
 
 	rw_event__reset(ev);
-	rw_event__set_time(ev, RW_F_TIMESTAMP, clock_ns(CLOCK_REALTIME));
+	rw_event__set_time(ev, RW_F_TIMESTAMP, rw_clock_ns(CLOCK_REALTIME));
 	rw_event__set_cstr(ev, RW_F_EVENT_KIND, kind);
 	rw_event__set_cstr(ev, RW_F_EVENT_CATEGORY, "host");
 	rw_event__set_cstr(ev, RW_F_EVENT_TYPE, "info");
@@ -873,7 +866,7 @@ static void health_record(struct sensor *s)
 		s->health_drops_base = drops;
 	}
 	rw_event__reset(ev);
-	rw_event__set_time(ev, RW_F_TIMESTAMP, clock_ns(CLOCK_REALTIME));
+	rw_event__set_time(ev, RW_F_TIMESTAMP, rw_clock_ns(CLOCK_REALTIME));
 	rw_event__set_cstr(ev, RW_F_EVENT_KIND, "metric");
 	rw_event__set_cstr(ev, RW_F_EVENT_CATEGORY, "host");
 	rw_event__set_cstr(ev, RW_F_EVENT_TYPE, "info");
@@ -900,7 +893,7 @@ static void health_record(struct sensor *s)
 
 static void status_json(struct sensor *s, const char *state, struct strbuf *sb)
 {
-	unsigned long long up = (clock_ns(CLOCK_REALTIME) - s->start_real_ns) / 1000000000ULL;
+	unsigned long long up = (rw_clock_ns(CLOCK_REALTIME) - s->start_real_ns) / 1000000000ULL;
 
 	refresh_counters(s);
 	strbuf__appendf(sb, "{\"state\":\"%s\",\"pid\":%d,\"version\":\"%s\",\"schema\":%d,"
@@ -1054,13 +1047,13 @@ static void on_content_change(struct sensor *s)
 
 	while (read(s->ino_fd, buf, sizeof(buf)) > 0)
 		;
-	s->reload_at_ns = clock_ns(CLOCK_MONOTONIC) + RELOAD_SETTLE_NS;
+	s->reload_at_ns = rw_clock_ns(CLOCK_MONOTONIC) + RELOAD_SETTLE_NS;
 }
 
 static void maybe_reload(struct sensor *s)
 {
 	if (s->reload_now ||
-	    (s->reload_at_ns && clock_ns(CLOCK_MONOTONIC) >= s->reload_at_ns)) {
+	    (s->reload_at_ns && rw_clock_ns(CLOCK_MONOTONIC) >= s->reload_at_ns)) {
 		s->reload_now = false;
 		s->reload_at_ns = 0;
 		supervisor__reload(s->sv);
@@ -1167,11 +1160,11 @@ static void on_tick(struct sensor *s, int fd, uint32_t events, void *ctx)
 	 * wakeup, and its alerts come back */
 	supervisor__tick(s->sv);
 	status_sock__tick(s->status);
-	now = clock_ns(CLOCK_MONOTONIC);
+	now = rw_clock_ns(CLOCK_MONOTONIC);
 	if (now >= s->next_second_ns) {
 		s->next_second_ns = now + 1000000000ULL;
 		update_clock_offset(s);
-		proc_table__expire(s->procs, clock_ns(CLOCK_REALTIME));
+		proc_table__expire(s->procs, rw_clock_ns(CLOCK_REALTIME));
 	}
 	if (now >= s->next_minute_ns) {
 		s->next_minute_ns = now + 60000000000ULL;
@@ -1322,9 +1315,9 @@ static int loop_once(struct sensor *s, int timeout_ms)
  */
 static void wait_engine(struct sensor *s)
 {
-	uint64_t until = clock_ns(CLOCK_MONOTONIC) + ENGINE_WAIT_NS;
+	uint64_t until = rw_clock_ns(CLOCK_MONOTONIC) + ENGINE_WAIT_NS;
 
-	while (!s->stop && !supervisor__settled(s->sv) && clock_ns(CLOCK_MONOTONIC) < until)
+	while (!s->stop && !supervisor__settled(s->sv) && rw_clock_ns(CLOCK_MONOTONIC) < until)
 		if (loop_once(s, 5) < 0)
 			break;
 	if (!supervisor__settled(s->sv))
@@ -1742,7 +1735,7 @@ int cmd_run(int argc, char **argv)
 			"(--test-faults); never run this in production\n");
 
 	s->self = getpid();
-	s->start_mono_ns = clock_ns(CLOCK_MONOTONIC);
+	s->start_mono_ns = rw_clock_ns(CLOCK_MONOTONIC);
 	s->next_minute_ns = s->start_mono_ns + 60000000000ULL;
 	/* count this start before anything can fail: a sensor that keeps
 	 * dying during start comes up in safe mode */
@@ -1770,7 +1763,7 @@ int cmd_run(int argc, char **argv)
 	}
 	read_host_identity(s);
 	update_clock_offset(s);
-	s->start_real_ns = clock_ns(CLOCK_REALTIME);
+	s->start_real_ns = rw_clock_ns(CLOCK_REALTIME);
 
 	s->epfd = epoll_create1(EPOLL_CLOEXEC);
 	/* A shell that starts us as a background job leaves SIGINT ignored, and
@@ -1804,8 +1797,8 @@ int cmd_run(int argc, char **argv)
 	 * loads first; the updater itself starts with the hooks, below */
 	if (s->upo.url)
 		upd_err = !s->upo.root ? -EINVAL : update_prepare(s);
-	s->next_metrics_ns = clock_ns(CLOCK_MONOTONIC) + s->metrics_every_ns;
-	s->next_health_ns = clock_ns(CLOCK_MONOTONIC) + s->health_every_ns;
+	s->next_metrics_ns = rw_clock_ns(CLOCK_MONOTONIC) + s->metrics_every_ns;
+	s->next_health_ns = rw_clock_ns(CLOCK_MONOTONIC) + s->health_every_ns;
 	/* detection first (its records wait for sensor-started) */
 	s->hold = true;
 	start_detection(s, no_content);

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "common/clock.h"
 
 struct client {
 	int fd;
@@ -36,14 +37,6 @@ struct status_sock {
 	void *ctx;
 	struct client cl[STATUS_MAX_CLIENTS];
 };
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 static int addr_of(const char *path, struct sockaddr_un *sa)
 {
@@ -160,7 +153,7 @@ static bool accept_one(struct status_sock *ss)
 	strbuf__reset(&c->out);
 	ss->fill(ss->ctx, &c->out);
 	strbuf__append(&c->out, "\n", 1);
-	c->deadline_ns = mono_ns() + STATUS_CLIENT_MS * 1000000ULL;
+	c->deadline_ns = rw_clock_ns(CLOCK_MONOTONIC) + STATUS_CLIENT_MS * 1000000ULL;
 	return true;
 }
 
@@ -189,7 +182,7 @@ void status_sock__tick(struct status_sock *ss)
 		any |= ss->cl[i].fd >= 0;
 	if (!any)
 		return;	/* idle: no syscall */
-	now = mono_ns();
+	now = rw_clock_ns(CLOCK_MONOTONIC);
 	for (int i = 0; i < STATUS_MAX_CLIENTS; i++) {
 		struct client *c = &ss->cl[i];
 		ssize_t n;
@@ -228,7 +221,7 @@ static int fetch(const char *path, struct strbuf *sb)
 {
 	struct sockaddr_un sa;
 	int fd, err = addr_of(path, &sa);
-	uint64_t deadline = mono_ns() + 5000000000ULL;
+	uint64_t deadline = rw_clock_ns(CLOCK_MONOTONIC) + 5000000000ULL;
 
 	if (err)
 		return err;
@@ -244,7 +237,7 @@ static int fetch(const char *path, struct strbuf *sb)
 		char buf[65536];
 		ssize_t n;
 
-		if (mono_ns() > deadline) {
+		if (rw_clock_ns(CLOCK_MONOTONIC) > deadline) {
 			err = -ETIMEDOUT;
 			break;
 		}

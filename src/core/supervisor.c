@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "core/shm_ring.h"
 
 extern char **environ;
@@ -172,22 +173,6 @@ struct supervisor {
 	uint64_t c[RW_C__COUNT];
 	uint64_t st_base[ES__COUNT];
 };
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t real_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 static void copy_str(char *dst, size_t size, const char *s)
 {
@@ -627,7 +612,7 @@ static struct rw_event *rec_begin(struct supervisor *sv, const char *kind, const
 	struct rw_event *ev = sv->rec;
 
 	rw_event__reset(ev);
-	rw_event__set_time(ev, RW_F_TIMESTAMP, real_ns());
+	rw_event__set_time(ev, RW_F_TIMESTAMP, rw_clock_ns(CLOCK_REALTIME));
 	rw_event__set_cstr(ev, RW_F_EVENT_KIND, kind);
 	rw_event__set_cstr(ev, RW_F_EVENT_CATEGORY, cat);
 	rw_event__set_cstr(ev, RW_F_EVENT_TYPE, type);
@@ -1037,7 +1022,7 @@ static int spawn(struct supervisor *sv, int which, const char *id)
 		close(fd);
 	}
 	sv->state = SV_RUNNING;
-	sv->started_ns = sv->last_hb_ns = mono_ns();
+	sv->started_ns = sv->last_hb_ns = rw_clock_ns(CLOCK_MONOTONIC);
 	sv->last_hb = atomic_load(&c->heartbeat);
 	sv->kill_cause = NULL;
 	sv->pending_wake = true;
@@ -1118,7 +1103,7 @@ static void start(struct supervisor *sv)
 		fprintf(stderr, "ringward: cannot start the engine: %s\n", strerror(-err));
 		sv->state = SV_BACKOFF;
 		sv->backoff_ms = sv->o.backoff_max_ms;
-		sv->restart_at_ns = mono_ns() + (uint64_t)sv->backoff_ms * 1000000ULL;
+		sv->restart_at_ns = rw_clock_ns(CLOCK_MONOTONIC) + (uint64_t)sv->backoff_ms * 1000000ULL;
 	}
 }
 
@@ -1272,7 +1257,7 @@ static void reap(struct supervisor *sv, const siginfo_t *si)
 	struct failure *fl = &sv->fails[sv->n_fails % MAX_FAILS];
 	uint32_t phase = atomic_load(&c->phase), note = atomic_load(&c->note);
 	bool busy = atomic_load(&c->busy) != 0, bad = false, content = true;
-	uint64_t pos = atomic_load(&c->ev.cons), now = mono_ns();
+	uint64_t pos = atomic_load(&c->ev.cons), now = rw_clock_ns(CLOCK_MONOTONIC);
 	const struct gen *g;
 	unsigned failures = 0;
 	char next_id[SV_ID_LEN];
@@ -1469,8 +1454,8 @@ static void check_loads(struct supervisor *sv)
 		state_write(sv->state_dir, &sv->f);
 		state_unlock(lock);
 		copy_str(sv->active_id, sizeof(sv->active_id), g->id);
-		sv->activated_ns = mono_ns();
-		sv->act_real_ns = (int64_t)real_ns();
+		sv->activated_ns = rw_clock_ns(CLOCK_MONOTONIC);
+		sv->act_real_ns = (int64_t)rw_clock_ns(CLOCK_REALTIME);
 		sv->act_restarts = sv->restarts;
 		sv->act_events = st_now(sv, ES_EVENTS);
 		sv->act_eval_ns = st_now(sv, ES_EVAL_NS);
@@ -1545,7 +1530,7 @@ void supervisor__tick(struct supervisor *sv)
 
 	if (!sv)
 		return;
-	now = mono_ns();
+	now = rw_clock_ns(CLOCK_MONOTONIC);
 	if (sv->pid > 0) {
 		siginfo_t si = { 0 };
 
@@ -1873,7 +1858,7 @@ void supervisor__stop(struct supervisor *sv, unsigned max_ms)
 	 * ring takes the record once the engine has made room) */
 	sent = shm_ring__put(&sv->m.ev, WIRE_STOP, 0, 0, NULL, 0) == 0;
 	sv->pending_wake = true;
-	deadline = mono_ns() + (uint64_t)max_ms * 1000000ULL;
+	deadline = rw_clock_ns(CLOCK_MONOTONIC) + (uint64_t)max_ms * 1000000ULL;
 	while (sv->pid > 0) {
 		struct timespec ts = { 0, 2000000 };
 
@@ -1882,7 +1867,7 @@ void supervisor__stop(struct supervisor *sv, unsigned max_ms)
 			sv->pending_wake = true;
 		}
 		supervisor__tick(sv);
-		if (sv->pid > 0 && mono_ns() > deadline) {
+		if (sv->pid > 0 && rw_clock_ns(CLOCK_MONOTONIC) > deadline) {
 			sv->kill_cause = "stop";
 			kill(sv->pid, SIGKILL);
 			deadline = UINT64_MAX;
@@ -2019,7 +2004,7 @@ static void sandbox_json(struct supervisor *sv, struct strbuf *sb)
 void supervisor__status_json(struct supervisor *sv, struct strbuf *sb)
 {
 	struct engine_ctl *c;
-	uint64_t now = mono_ns();
+	uint64_t now = rw_clock_ns(CLOCK_MONOTONIC);
 	int64_t used;
 	char lkg[PATH_MAX];
 	unsigned n;

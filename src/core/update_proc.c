@@ -41,6 +41,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/event.h"
 #include "core/sensor.h"
 #include "engine/bundle.h"
@@ -108,14 +109,6 @@ struct update_proc {
 	struct rw_event *rec;
 };
 
-static uint64_t now_ns(clockid_t c)
-{
-	struct timespec ts;
-
-	clock_gettime(c, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 static bool valid_name(const char *s, size_t max)
 {
 	return bundle__name_ok(s, strlen(s), max);
@@ -145,7 +138,7 @@ static struct rw_event *rec_begin(struct update_proc *u, const char *action, con
 	struct rw_event *ev = u->rec;
 
 	rw_event__reset(ev);
-	rw_event__set_time(ev, RW_F_TIMESTAMP, now_ns(CLOCK_REALTIME));
+	rw_event__set_time(ev, RW_F_TIMESTAMP, rw_clock_ns(CLOCK_REALTIME));
 	rw_event__set_cstr(ev, RW_F_EVENT_KIND, "state");
 	rw_event__set_cstr(ev, RW_F_EVENT_CATEGORY, "configuration");
 	rw_event__set_cstr(ev, RW_F_EVENT_TYPE, type);
@@ -488,7 +481,7 @@ static void on_revoke(struct update_proc *u, char *args)
  * not flood the output. */
 static bool within_budget(struct update_proc *u)
 {
-	uint64_t now = now_ns(CLOCK_MONOTONIC);
+	uint64_t now = rw_clock_ns(CLOCK_MONOTONIC);
 
 	if (now - u->window_start_ns >= 60000000000ULL) {
 		u->window_start_ns = now;
@@ -539,7 +532,7 @@ static void on_kill_rules(struct update_proc *u, char *args)
 static void on_line(struct update_proc *u, char *line)
 {
 	char *args = strchr(line, ' ');
-	uint64_t now = now_ns(CLOCK_MONOTONIC);
+	uint64_t now = rw_clock_ns(CLOCK_MONOTONIC);
 
 	for (char *p = line; *p; p++)
 		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
@@ -608,7 +601,7 @@ static void describe_exit(int st, char *buf, size_t size)
  * schedule the next with backoff. */
 static void exited(struct update_proc *u)
 {
-	uint64_t now = now_ns(CLOCK_MONOTONIC), ran_ms;
+	uint64_t now = rw_clock_ns(CLOCK_MONOTONIC), ran_ms;
 	char how[96];
 	int st = 0;
 	pid_t pid = u->pid;
@@ -900,7 +893,7 @@ static int spawn(struct update_proc *u)
 			close(fd);
 		}
 	}
-	u->started_ns = now_ns(CLOCK_MONOTONIC);
+	u->started_ns = rw_clock_ns(CLOCK_MONOTONIC);
 	u->starts++;
 	sensor__count(u->s, RW_C_UPDATE_STARTS, 1);
 	/* before it polls: what runs, what rolled back */
@@ -918,7 +911,7 @@ cleanup:
 			u->backoff_ms = UPD_BACKOFF_MIN_MS;
 		else if (u->backoff_ms < UPD_BACKOFF_MAX_MS)
 			u->backoff_ms *= 2;
-		u->restart_at_ns = now_ns(CLOCK_MONOTONIC) + (uint64_t)u->backoff_ms * 1000000ULL;
+		u->restart_at_ns = rw_clock_ns(CLOCK_MONOTONIC) + (uint64_t)u->backoff_ms * 1000000ULL;
 	}
 	return err;
 }
@@ -928,7 +921,7 @@ static void on_tick(struct sensor *s, void *ctx)
 	struct update_proc *u = ctx;
 
 	(void)s;
-	if (!u->pid && u->restart_at_ns && now_ns(CLOCK_MONOTONIC) >= u->restart_at_ns)
+	if (!u->pid && u->restart_at_ns && rw_clock_ns(CLOCK_MONOTONIC) >= u->restart_at_ns)
 		spawn(u);
 }
 

@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "common/clock.h"
 #include "core/shm_ring.h"
 #include "engine/alert.h"
 #include "engine/content_store.h"
@@ -67,14 +68,6 @@ struct engine {
 };
 
 static struct engine *the_engine;	/* for the out-of-memory note */
-
-static uint64_t now_ns(clockid_t clk)
-{
-	struct timespec ts;
-
-	clock_gettime(clk, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 static void beat(struct engine *e)
 {
@@ -318,7 +311,7 @@ static void content_rec(struct engine *e, const char *action, bool ok, const cha
 	char line[1024];
 
 	rw_event__reset(ev);
-	rw_event__set_time(ev, RW_F_TIMESTAMP, now_ns(CLOCK_REALTIME));
+	rw_event__set_time(ev, RW_F_TIMESTAMP, rw_clock_ns(CLOCK_REALTIME));
 	rw_event__set_cstr(ev, RW_F_EVENT_KIND, "state");
 	rw_event__set_cstr(ev, RW_F_EVENT_CATEGORY, "configuration");
 	rw_event__set_cstr(ev, RW_F_EVENT_TYPE, ok ? "change" : "error");
@@ -551,9 +544,9 @@ static void evaluate(struct engine *e, const struct wire_hdr *h, uint64_t pos)
 	e->ev_pos = pos;
 	atomic_store(&e->c->cur_rule, ENGINE_NO_RULE);
 	atomic_store(&e->c->busy, 1);
-	t0 = now_ns(CLOCK_MONOTONIC);
+	t0 = rw_clock_ns(CLOCK_MONOTONIC);
 	ruleset__match(e->rs, e->ev, on_match, e);
-	atomic_fetch_add_explicit(&e->c->st[ES_EVAL_NS], now_ns(CLOCK_MONOTONIC) - t0,
+	atomic_fetch_add_explicit(&e->c->st[ES_EVAL_NS], rw_clock_ns(CLOCK_MONOTONIC) - t0,
 				  memory_order_relaxed);
 	atomic_store(&e->c->busy, 0);
 	atomic_store(&e->c->cur_rule, ENGINE_NO_RULE);

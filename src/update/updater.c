@@ -52,6 +52,7 @@
 #include <curl/curl.h>
 
 #include "cli.h"
+#include "common/clock.h"
 #include "engine/bundle.h"
 #include "engine/diag.h"
 #include "update/archive.h"
@@ -637,21 +638,13 @@ static int opt_num(const char *name, const char *v, uint64_t max, uint64_t *out)
 	return 0;
 }
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* interval +- 10 %, so that hosts started together drift apart */
 static uint64_t next_delay_ms(const struct updater *u)
 {
 	uint64_t base = (uint64_t)u->interval_s * 1000, r = 0;
 
 	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != sizeof(r))
-		r = (uint64_t)mono_ms();
+		r = (uint64_t)rw_clock_ns(CLOCK_MONOTONIC) / 1000000;
 	return base - base / 10 + (base ? r % (base / 5 + 1) : 0);
 }
 
@@ -765,10 +758,10 @@ int cmd_updater(int argc, char **argv)
 		say(&u, "sandbox %s", desc);
 	}
 
-	next = mono_ms();
+	next = rw_clock_ns(CLOCK_MONOTONIC) / 1000000;
 	for (;;) {
 		struct pollfd p = { .fd = u.in_fd, .events = POLLIN };
-		uint64_t now = mono_ms();
+		uint64_t now = rw_clock_ns(CLOCK_MONOTONIC) / 1000000;
 		int n, wait_ms = next > now ? (int)(next - now > INT_MAX ? INT_MAX : next - now) : 0;
 
 		n = poll(&p, 1, wait_ms);
@@ -778,9 +771,9 @@ int cmd_updater(int argc, char **argv)
 			rc = 0;	/* the core closed its end: it stops, so do we */
 			break;
 		}
-		if (mono_ms() >= next) {
+		if (rw_clock_ns(CLOCK_MONOTONIC) / 1000000 >= next) {
 			poll_once(&u);
-			next = mono_ms() + next_delay_ms(&u);
+			next = rw_clock_ns(CLOCK_MONOTONIC) / 1000000 + next_delay_ms(&u);
 		}
 	}
 cleanup:
