@@ -330,7 +330,7 @@ uint64_t sensor__boot_to_real(struct sensor *s, uint64_t boot_ns)
 static void flush_output(struct sensor *s)
 {
 	size_t off = 0;
-
+	bool restarted = false;
 	int fd = s->outp.pipe_w >= 0 ? s->outp.pipe_w : s->out_fd;
 
 	while (off < s->out.len) {
@@ -338,16 +338,25 @@ static void flush_output(struct sensor *s)
 
 		if (n < 0 && errno == EINTR)
 			continue;
+		if (n < 0 && errno == EPIPE && s->outp.pid > 0 && !restarted &&
+		    output_proc__restart(&s->outp) == 0) {
+			/* the writer died: a new one takes what the pipe did not
+			 * (a record the old pipe took only the head of is lost) */
+			s->counters[RW_C_OUTPUT_WRITER_STARTS] = s->outp.starts;
+			fd = s->outp.pipe_w >= 0 ? s->outp.pipe_w : s->out_fd;
+			restarted = true;
+			if (off > 0 && s->out.buf[off - 1] != '\n') {
+				while (off < s->out.len && s->out.buf[off] != '\n')
+					off++;
+				off += off < s->out.len;
+				s->counters[RW_C_DROP_OUTPUT]++;
+			}
+			continue;
+		}
 		if (n <= 0) {
 			/* records in the unwritten part are lost: count them */
-			uint64_t lost = 0;
-			bool writer_gone = n < 0 && errno == EPIPE && s->outp.pid > 0;
-
 			for (size_t i = off; i < s->out.len; i++)
-				lost += s->out.buf[i] == '\n';
-			s->counters[RW_C_DROP_OUTPUT] += lost;
-			if (writer_gone && output_proc__restart(&s->outp) == 0)
-				s->counters[RW_C_OUTPUT_WRITER_STARTS] = s->outp.starts;
+				s->counters[RW_C_DROP_OUTPUT] += s->out.buf[i] == '\n';
 			break;
 		}
 		off += (size_t)n;

@@ -589,6 +589,9 @@ static void test_output_writer_unprivileged(void **state)
 	c = rwt_get(rec, "ringward.counters");
 	assert_true(json_object_object_get_ex(c, "output.writer_starts", &n));
 	assert_int_equal(json_object_get_int64(n), 2);
+	/* what met the dead writer's pipe went to the new writer */
+	assert_true(json_object_object_get_ex(c, "drops.output.write_failed", &n));
+	assert_int_equal(json_object_get_int64(n), 0);
 	world_free(&w);
 }
 
